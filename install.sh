@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# One-step setup on a fresh CPU machine: the pinned CPU build of PyTorch first (a plain `pip install torch`
+# would pull a multi-GB CUDA build), then noisecraft with its dev extras, editable.
+set -euo pipefail
+cd "$(dirname "$0")"
+python3 -m pip install "torch==2.13.0"
+python3 -m pip install -e ".[dev]"

@@ -1,0 +1,61 @@
+"""`noisecraft sample RUN_DIR|MODEL_DIR --num N [--seed S] [--steps K] --out FILE.png|DIR [--reconstruct]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from noisecraft.errors import CheckpointError, ConfigError
+
+
+def sample(
+    path: Path = typer.Argument(..., help="A run folder or a model folder."),
+    num: int = typer.Option(16, "--num", "-n", min=1, help="How many samples."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same samples."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Sampling steps, for families that take them (diffusion)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Scale of the noise / sharpness of the distribution, where the family takes it."),
+    out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="FILE.png for one grid, or a folder for one PNG per sample."),
+    reconstruct: bool = typer.Option(False, "--reconstruct", help="Show test images beside their reconstructions (families with an encoder; needs a run folder)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
+) -> None:
+    """Generate samples from a trained model and save them as a PNG grid or one PNG each."""
+    import noisecraft
+    from noisecraft.sampling import generate
+    from noisecraft.utils.images import save_each, save_grid
+
+    model = noisecraft.load(path, device=device)
+    if reconstruct:
+        images, nrow = reconstruction_pairs(model, path, num)
+    else:
+        images = generate(model, num, seed=seed, steps=steps, temperature=temperature)
+        nrow = None
+    if out.suffix.lower() == ".png":
+        save_grid(images, out, nrow=nrow)
+        typer.echo(f"wrote {len(images)} images to {out}")
+    elif out.suffix:
+        raise ConfigError(f"--out {out}: give a .png file (one grid) or a folder (one PNG per sample)")
+    else:
+        files = save_each(images, out)
+        typer.echo(f"wrote {len(files)} images to {out}/")
+
+
+def reconstruction_pairs(model, path: Path, num: int):
+    """Test images and their reconstructions side by side: input, output, input, output, ..."""
+    import torch
+    import yaml
+
+    from noisecraft.config import DataConfig
+    from noisecraft.data import build_dataset
+
+    if not hasattr(model, "reconstruct"):
+        raise ConfigError(f"--reconstruct: the {model.family} family has no encoder to reconstruct with")
+    config = path / "config.yaml"
+    if not config.is_file():
+        raise CheckpointError(f"--reconstruct: {path} is not a run folder (its config.yaml names the data to reconstruct)")
+    data = DataConfig.model_validate(yaml.safe_load(config.read_text())["data"])
+    dataset = build_dataset(data, "test")
+    x = torch.stack([dataset[i]["x"] for i in range(min(num, len(dataset)))])
+    pairs = torch.stack([x, model.reconstruct(x).cpu()], dim=1).flatten(0, 1)
+    return pairs, 2 * min(8, len(x))

@@ -1,0 +1,220 @@
+"""Recipes: one YAML file = data + model + training (+ evaluation), validated into typed configs.
+
+Every section is a pydantic model that forbids unknown keys, so a typo is an error naming the key path
+(`train.bacth_size`) and what is allowed, never a silently ignored setting. The `model` section is
+validated by the config class of the family it names (see `noisecraft.models.registry`).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from noisecraft.errors import ConfigError
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys and wrong types are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+class DataConfig(StrictModel):
+    """Where the training examples come from and how they are shaped."""
+
+    dataset: Literal["mnist", "digits", "image_folder"] | None = Field(
+        None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder"
+    )
+    image_folder: Path | None = Field(None, description="any folder of images, searched recursively")
+    image_size: int | None = Field(None, ge=4, le=1024, description="resize (+ center crop) to this size")
+    channels: Literal[1, 3] | None = Field(None, description="1 = grayscale, 3 = RGB; default: the data's own")
+    labels: bool = Field(False, description="image_folder: class labels from sub-folder names")
+    skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images with a warning")
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none")
+    limit: int | None = Field(None, ge=1, description="use only the first N examples of a split")
+    source: Literal["package", "download"] = Field(
+        "package", description="mnist: the copy shipped in the package, or a download into cache_dir"
+    )
+    cache_dir: Path | None = Field(None, description="download cache (default $NOISECRAFT_CACHE or ~/.cache/noisecraft)")
+
+    @model_validator(mode="after")
+    def _resolve_dataset(self) -> "DataConfig":
+        if self.image_folder is not None and self.dataset not in (None, "image_folder"):
+            raise ValueError(f"data.image_folder is set, so data.dataset must be image_folder, not {self.dataset!r}")
+        if self.dataset == "image_folder" and self.image_folder is None:
+            raise ValueError("data.dataset is image_folder but data.image_folder (a folder path) is missing")
+        if self.dataset is None:
+            object.__setattr__(self, "dataset", "image_folder" if self.image_folder is not None else "mnist")
+        return self
+
+
+class TrainConfig(StrictModel):
+    """The training loop's settings; the same keys for every family."""
+
+    seed: int = 0
+    max_steps: int = Field(2000, ge=1)
+    batch_size: int = Field(128, ge=1, description="per process")
+    lr: float = Field(1e-3, gt=0)
+    lr_by_optimizer: dict[str, float] = Field(
+        default_factory=dict, description="learning rate per optimizer of a family with several (GAN: generator, discriminator)"
+    )
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    grad_clip: float | None = Field(1.0, gt=0, description="max gradient norm; null disables clipping")
+    ema_decay: float | None = Field(0.995, ge=0, lt=1, description="EMA of weights used for sampling; null disables")
+    ema_start: int = Field(100, ge=0, description="steps before the EMA starts averaging")
+    precision: Literal["32", "bf16-mixed"] = "32"
+    checkpoint_every: int = Field(500, ge=1)
+    sample_every: int = Field(500, ge=1, description="write samples/step-NNNNNN.png every this many steps")
+    num_samples: int = Field(64, ge=1, le=1024, description="images in each sample grid")
+    log_every: int = Field(25, ge=1)
+    num_workers: int = Field(0, ge=0)
+    tensorboard: bool = True
+
+
+class Recipe(StrictModel):
+    """A whole recipe. `model` stays a plain dict here; the named family's config class validates it."""
+
+    name: str = "recipe"
+    description: str = ""
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: dict[str, Any]
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: dict[str, Any] = Field(default_factory=dict)
+
+
+def builtin_recipes() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(RECIPES_DIR.glob("*.yaml"))}
+
+
+def resolve_recipe_path(recipe: str | Path) -> Path:
+    """A YAML path, or the name of a recipe that ships in the package."""
+    path = Path(recipe)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"recipe file not found: {path}")
+        return path
+    recipes = builtin_recipes()
+    if str(recipe) not in recipes:
+        raise ConfigError(f"unknown recipe {str(recipe)!r}: not a file, and not a built-in recipe ({', '.join(recipes)})")
+    return recipes[str(recipe)]
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}".replace("\n", " ")) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of sections (data, model, train), got {type(raw).__name__}")
+    return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`--set train.lr=3e-4 model.latent_dim=32`: values are parsed as YAML (numbers, booleans, lists, null)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. train.lr=3e-4")
+        parts = key.strip().split(".")
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: {'.'.join(parts[: i + 1])} is a value, not a section")
+            node = child
+        node[parts[-1]] = _parse_value(value)
+    return raw
+
+
+def _parse_value(text: str) -> Any:
+    """YAML, except that `3e-4` is a number (YAML 1.1 wants `3.0e-4`)."""
+    try:
+        value = yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
+def validate_section(cls: type[BaseModel], raw: Any, source: str, prefix: str = "") -> Any:
+    """Validate `raw` into `cls`, turning pydantic's errors into a ConfigError that names key paths."""
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as e:
+        errors = e.errors()
+        lines = []
+        for err in errors:
+            loc = [str(p) for p in err["loc"]]
+            path = ".".join([p for p in [prefix, *loc] if p])
+            if err["type"] == "extra_forbidden":
+                owner = _model_at(cls, loc[:-1])
+                allowed = ", ".join(owner.model_fields) if owner is not None else ""
+                msg = "unknown key" + (f" (allowed: {allowed})" if allowed else "")
+            else:
+                msg = err["msg"]
+                if err["type"] != "missing" and not isinstance(err.get("input"), dict):
+                    msg += f" (got {err.get('input')!r})"
+            lines.append(f"{source}: {path}: {msg}" if path else f"{source}: {msg}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _model_at(cls: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:
+    """The config class that owns the key at `loc` (to list its allowed keys)."""
+    for part in loc:
+        field = cls.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        cls = annotation
+    return cls
+
+
+class ResolvedRecipe(BaseModel):
+    """A recipe after defaults, overrides and validation: what a run records in its config.yaml."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    recipe: Recipe
+    model: Any  # the family's ModelConfig
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.recipe.model_dump(mode="json")
+        out["model"] = self.model.model_dump(mode="json")
+        return out
+
+
+def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None = None) -> ResolvedRecipe:
+    """Read (a path, a built-in name or a dict), apply `--set` overrides, validate every section."""
+    from noisecraft.models.registry import get_family
+
+    if isinstance(recipe, dict):
+        raw, source = copy.deepcopy(recipe), "recipe"
+    else:
+        path = resolve_recipe_path(recipe)
+        raw, source = read_yaml(path), str(path)
+    raw = apply_overrides(raw, overrides or [])
+    if not isinstance(raw.get("model"), dict) or "family" not in raw["model"]:
+        raise ConfigError(f"{source}: model.family: missing (which family to train, e.g. vae)")
+    parsed = validate_section(Recipe, raw, source)
+    family = get_family(str(raw["model"]["family"]), allow_import=True)
+    model = validate_section(family.config_class, {**raw["model"], "family": family.family}, source, prefix="model")
+    return ResolvedRecipe(recipe=parsed, model=model, source=source)

@@ -1,0 +1,63 @@
+"""Data sets as in-memory `ImageDataset`s: built-in ones (mnist, digits) and any folder of images.
+
+`build_dataset(cfg.data, split)` is what the trainer and evaluators call; the loaders are public for
+use from Python.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import torch
+
+from noisecraft.data.base import DataSpec, ImageDataset
+from noisecraft.data.catalog import DATASETS, DatasetInfo, get_dataset_info
+from noisecraft.data.digits import load_digits
+from noisecraft.data.image_folder import load_image_folder
+from noisecraft.data.mnist import download_mnist, load_mnist
+from noisecraft.data.transforms import convert_channels, resize_images
+
+if TYPE_CHECKING:
+    from noisecraft.config import DataConfig
+
+__all__ = [
+    "DATASETS",
+    "DataSpec",
+    "DatasetInfo",
+    "ImageDataset",
+    "build_dataset",
+    "download_mnist",
+    "get_dataset_info",
+    "load_digits",
+    "load_image_folder",
+    "load_mnist",
+]
+
+
+def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train") -> ImageDataset:
+    """The `split` of the data set a recipe's `data:` section describes, resized, converted and limited."""
+    if cfg.dataset == "image_folder":
+        return load_image_folder(
+            cfg.image_folder,
+            split=split,
+            image_size=cfg.image_size,
+            channels=cfg.channels or 3,
+            labels=cfg.labels,
+            skip_bad_files=cfg.skip_bad_files,
+            test_fraction=cfg.test_fraction,
+            limit=cfg.limit,
+        )
+    if cfg.dataset == "mnist":
+        data = load_mnist(split, source=cfg.source, cache_dir=cfg.cache_dir)
+    else:
+        data = load_digits(split, test_fraction=cfg.test_fraction)
+    if cfg.limit is not None:  # before resizing: no work on examples that are dropped
+        data = data.subset(torch.arange(min(cfg.limit, len(data))))
+    images = data.images
+    if cfg.channels == 1:  # convert first when it shrinks the data, last when it grows it
+        images = convert_channels(images, 1)
+    if cfg.image_size is not None:
+        images = resize_images(images, cfg.image_size)
+    if cfg.channels == 3:
+        images = convert_channels(images, 3)
+    return ImageDataset(images, data.labels, data.class_names, data.name)

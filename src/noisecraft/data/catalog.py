@@ -1,0 +1,111 @@
+"""What `noisecraft datasets list / show` prints: the built-in data sets and the image-folder loader."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from noisecraft.data.digits import NUM_EXAMPLES as DIGITS_EXAMPLES
+from noisecraft.data.image_folder import EXTENSIONS
+from noisecraft.data.mnist import MIRRORS, PACKAGE_DIR
+from noisecraft.data.transforms import SPLIT_SEED, holdout_size
+from noisecraft.errors import DataError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    description: str
+    shape: tuple[int, ...] | None  # (C, H, W); None where it depends on the data
+    splits: dict[str, int] | None  # examples per split; None where it depends on the data
+    source: str
+    recipe: str  # how a recipe's `data:` section selects it
+    citation: str  # who to credit, and the license
+    locate: Callable[[], Path | None] = field(repr=False, compare=False, default=lambda: None)
+    modality: str = "image"
+
+    @property
+    def location(self) -> Path | None:
+        """Where the data lives on this machine (None: nowhere fixed, or not installed)."""
+        return self.locate()
+
+    def to_dict(self) -> dict[str, Any]:
+        location = self.location
+        return {
+            "name": self.name,
+            "modality": self.modality,
+            "description": self.description,
+            "shape": list(self.shape) if self.shape else None,
+            "splits": dict(self.splits) if self.splits else None,
+            "source": self.source,
+            "location": str(location) if location else None,
+            "recipe": self.recipe,
+            "citation": self.citation,
+        }
+
+
+def _sklearn_digits_file() -> Path | None:
+    """Found without importing scikit-learn, which is slow to import."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    return path if path.exists() else None
+
+
+# DataConfig.test_fraction's default (a test keeps them equal); not imported, so that config.py may import
+# noisecraft.data without a cycle.
+_DEFAULT_TEST_FRACTION = 0.1
+_DIGITS_TEST = holdout_size(DIGITS_EXAMPLES, _DEFAULT_TEST_FRACTION)
+
+DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            name="mnist",
+            description="70,000 handwritten digits 0-9, grayscale 28x28, labelled",
+            shape=(1, 28, 28),
+            splits={"train": 60000, "test": 10000},
+            source="shipped in the noisecraft package (IDX .gz); download mirrors (data.source: download): "
+            + ", ".join(MIRRORS),
+            recipe="data: {dataset: mnist}",
+            citation="Y. LeCun, C. Cortes, C. J. C. Burges, The MNIST database of handwritten digits (1998); "
+            "license CC BY-SA 3.0",
+            locate=lambda: PACKAGE_DIR,
+        ),
+        DatasetInfo(
+            name="digits",
+            description=f"{DIGITS_EXAMPLES:,} handwritten digits 0-9, grayscale 8x8 (16 levels), labelled; "
+            f"tiny, for smoke tests. No official split: data.test_fraction (default {_DEFAULT_TEST_FRACTION}) "
+            f"is held out by a permutation with seed {SPLIT_SEED}",
+            shape=(1, 8, 8),
+            splits={"train": DIGITS_EXAMPLES - _DIGITS_TEST, "test": _DIGITS_TEST},
+            source="scikit-learn's bundled copy (sklearn.datasets.load_digits)",
+            recipe="data: {dataset: digits}",
+            citation="E. Alpaydin, C. Kaynak, Optical Recognition of Handwritten Digits, UCI Machine Learning "
+            "Repository (1998); license CC BY 4.0",
+            locate=_sklearn_digits_file,
+        ),
+        DatasetInfo(
+            name="image_folder",
+            description="any folder of images, searched recursively (" + ", ".join(EXTENSIONS) + "); "
+            "class labels from first-level sub-folder names with data.labels: true; data.test_fraction "
+            f"(default {_DEFAULT_TEST_FRACTION}) held out as the test split by a permutation with seed {SPLIT_SEED}",
+            shape=None,
+            splits=None,
+            source="your own files",
+            recipe="data: {image_folder: PATH, image_size: 64}",
+            citation="yours: check the license of your images",
+        ),
+    )
+}
+
+
+def get_dataset_info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise DataError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}") from None

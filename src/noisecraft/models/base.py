@@ -1,0 +1,171 @@
+"""The one interface every family implements, and the model folder format.
+
+A family is a `GenerativeModel` subclass with a pydantic config class. The training loop only needs:
+
+- `optimizer_groups()`: which parameters each optimizer owns (one optimizer, or several: a GAN has two);
+- `forward(batch, optimizer=name)`: the loss that optimizer minimises, as a `StepOutput`;
+- `sample(n, condition=None, generator=None, **options)`: new examples (images in [0, 1]);
+- where the family has one, `log_likelihood(x)`: log p(x) in nats per example.
+
+A model folder is `config.json` (family, config, data spec) + `model.safetensors`; loading one never
+unpickles anything, so a folder someone sent you cannot execute code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterable
+
+import torch
+from pydantic import ValidationError
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from noisecraft.config import StrictModel
+from noisecraft.data.base import DataSpec
+from noisecraft.errors import CheckpointError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class ModelConfig(StrictModel):
+    """Base of every family's config; subclasses fix `family` to their name."""
+
+    family: str
+
+
+@dataclass
+class StepOutput:
+    """What a training step returns: the loss to minimise and scalars worth logging."""
+
+    loss: torch.Tensor
+    logs: dict[str, torch.Tensor | float] = field(default_factory=dict)
+
+
+class GenerativeModel(nn.Module):
+    family: ClassVar[str]
+    config_class: ClassVar[type[ModelConfig]]
+    modality: ClassVar[str] = "image"
+    # Keyword options `sample` accepts beyond n/condition/generator (the CLI rejects others by name).
+    sample_options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
+        super().__init__()
+        self.config = config
+        self.spec = spec
+
+    # --- training -----------------------------------------------------------------------------------
+    def optimizer_groups(self) -> dict[str, Iterable[nn.Parameter]]:
+        return {"model": self.parameters()}
+
+    def forward(self, batch: dict[str, torch.Tensor], optimizer: str = "model") -> StepOutput:
+        raise NotImplementedError
+
+    # --- generation and likelihood ------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(
+        self, n: int, condition: Any = None, generator: torch.Generator | None = None, **options: Any
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def has_likelihood(self) -> bool:
+        return type(self).log_likelihood is not GenerativeModel.log_likelihood
+
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"the {self.family} family has no likelihood")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # --- model folder --------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write `config.json` + `model.safetensors` atomically (a temp folder renamed into place)."""
+        from noisecraft import __version__
+
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        try:
+            meta = {
+                "family": self.family,
+                "noisecraft_version": __version__,
+                "config": self.config.model_dump(mode="json"),
+                "spec": self.spec.model_dump(mode="json"),
+            }
+            (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
+            save_model(self, str(tmp / WEIGHTS_NAME))
+            replace_dir(tmp, directory)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "GenerativeModel":
+        """Build the model a folder describes; called on the base class it picks the family from config.json."""
+        from noisecraft.models.registry import get_family
+
+        directory = Path(directory)
+        meta = read_model_config(directory)
+        family = get_family(meta["family"]) if cls is GenerativeModel else cls
+        if family.family != meta["family"]:
+            raise CheckpointError(f"{directory}: holds a {meta['family']!r} model, not {family.family!r}")
+        try:
+            config = family.config_class.model_validate(meta["config"])
+            spec = DataSpec.model_validate(meta["spec"])
+        except ValidationError as e:
+            raise CheckpointError(f"{directory / CONFIG_NAME}: invalid config: {e.errors()[0]['msg']}") from None
+        model = family(config, spec)
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            raise CheckpointError(f"{directory}: no {WEIGHTS_NAME}")
+        try:
+            load_model(model, str(weights), strict=True, device=str(device))
+        except Exception as e:  # safetensors raises several types for truncated or mismatched files
+            raise CheckpointError(f"{weights}: cannot load weights: {str(e).splitlines()[0]}") from None
+        return model.to(device).eval()
+
+
+def read_model_config(directory: Path) -> dict[str, Any]:
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{directory}: not a model folder (no {CONFIG_NAME})")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not valid JSON: {e}") from None
+    missing = [k for k in ("family", "config", "spec") if k not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: missing {', '.join(missing)}")
+    return meta
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move folder `src` to `dst`, replacing any old `dst`, so that `dst` is never half-written.
+
+    Two renames: old → `dst.old`, new → `dst`. A crash between them leaves `dst.old`, which
+    `recover_dir` puts back.
+    """
+    old = dst.with_name(dst.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_dir(dst: Path) -> None:
+    """Undo a `replace_dir` that was interrupted between its two renames."""
+    old = dst.with_name(dst.name + ".old")
+    if not dst.exists() and old.exists():
+        os.replace(old, dst)

@@ -1,0 +1,50 @@
+"""Model families by name. Built-in families are imported only when first asked for."""
+
+from __future__ import annotations
+
+import importlib
+
+from noisecraft.errors import ConfigError
+from noisecraft.models.base import GenerativeModel
+
+# family name -> module that defines (and registers) it
+BUILTIN_FAMILIES = {
+    "vae": "noisecraft.models.vae",
+}
+
+_FAMILIES: dict[str, type[GenerativeModel]] = {}
+
+
+def register(cls: type[GenerativeModel]) -> type[GenerativeModel]:
+    """Class decorator: make a family available to recipes and model folders by its `family` name."""
+    _FAMILIES[cls.family] = cls
+    return cls
+
+
+def get_family(name: str, allow_import: bool = False) -> type[GenerativeModel]:
+    """A family by name. With `allow_import` (recipes, which you write yourself) `package.module:Class`
+    names your own family; model folders never import by path, so loading one runs no code it names."""
+    if name not in _FAMILIES and name in BUILTIN_FAMILIES:
+        importlib.import_module(BUILTIN_FAMILIES[name])
+    if name not in _FAMILIES and allow_import and ":" in name:
+        return _import_family(name)
+    if name not in _FAMILIES:
+        known = sorted(set(_FAMILIES) | set(BUILTIN_FAMILIES))
+        raise ConfigError(f"model.family: unknown family {name!r} (known: {', '.join(known)}; "
+                          "or your own as package.module:ClassName)")
+    return _FAMILIES[name]
+
+
+def _import_family(path: str) -> type[GenerativeModel]:
+    module_name, _, class_name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"model.family: cannot import {path!r}: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, GenerativeModel)):
+        raise ConfigError(f"model.family: {path!r} is not a GenerativeModel subclass")
+    return register(cls)
+
+
+def family_names() -> list[str]:
+    return sorted(set(_FAMILIES) | set(BUILTIN_FAMILIES))

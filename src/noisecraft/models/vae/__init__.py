@@ -1,0 +1,3 @@
+from noisecraft.models.vae.model import VAE, VAEConfig
+
+__all__ = ["VAE", "VAEConfig"]

@@ -1,0 +1,315 @@
+"""The training loop: one loop, shared by every family, on Hugging Face Accelerate.
+
+A family supplies its loss for each of its optimizers (`model(batch, optimizer=name)`); everything else
+is here, in the order it happens: data -> model -> optimizers -> Accelerate -> resume -> steps
+(backward, clip, step, EMA) -> logs, sample grids, checkpoints -> final model, loss plot.
+Devices, DDP and mixed precision are Accelerate's; there is no device or distributed code of our own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataParallelKwargs, PartialState
+from accelerate.state import AcceleratorState
+from accelerate.utils import set_seed
+from ema_pytorch import EMA
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from noisecraft.config import ResolvedRecipe, TrainConfig
+from noisecraft.data import build_dataset
+from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
+from noisecraft.models.base import GenerativeModel
+from noisecraft.models.registry import get_family
+from noisecraft.train.checkpoint import LoopState, load_checkpoint, save_checkpoint
+from noisecraft.train.run import RunDir
+from noisecraft.train.trackers import CSVTracker, plot_loss
+from noisecraft.utils.images import save_grid
+
+
+class TrainingDiverged(NoisecraftError):
+    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+
+
+def train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool = False, progress: bool = True) -> RunDir:
+    """Train the model a resolved recipe describes into the run folder `out_dir`."""
+    try:
+        return _train(resolved, Path(out_dir), resume=resume, progress=progress)
+    finally:  # let a later run in this process choose its own precision
+        AcceleratorState._reset_state(reset_partial_state=False)
+
+
+def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: bool) -> RunDir:
+    recipe, cfg = resolved.recipe, resolved.recipe.train
+    run = RunDir(Path(out_dir))
+    check_run_dir(run, resolved, resume)
+
+    # --- data and model (seeded per process: each draws its own noise; DDP syncs the weights) -----
+    # Under a distributed launcher without GPUs, Accelerate runs gloo on CPU only when told `cpu=True`.
+    cpu = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
+    processes = PartialState(cpu=cpu)
+    set_seed(cfg.seed + processes.process_index)
+    dataset = build_dataset(recipe.data, "train")
+    global_batch = cfg.batch_size * processes.num_processes
+    if len(dataset) < global_batch:
+        raise ConfigError(
+            f"data: {len(dataset)} training examples are fewer than one batch "
+            f"(train.batch_size={cfg.batch_size} x {processes.num_processes} processes); lower train.batch_size"
+        )
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+                        num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed))
+    family = get_family(resolved.model.family)
+    model = family(resolved.model, dataset.spec)
+    groups = {name: list(params) for name, params in model.optimizer_groups().items()}
+    unknown = set(cfg.lr_by_optimizer) - set(groups)
+    if unknown:
+        raise ConfigError(f"train.lr_by_optimizer: unknown optimizer {sorted(unknown)} (this family has: {', '.join(groups)})")
+    optimizers = {name: torch.optim.AdamW(params, lr=cfg.lr_by_optimizer.get(name, cfg.lr), betas=cfg.betas,
+                                          weight_decay=cfg.weight_decay) for name, params in groups.items()}
+    schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg)) for name, opt in optimizers.items()}
+
+    # --- Accelerate: devices, processes, precision, trackers --------------------------------------
+    tracker = CSVTracker(run.metrics, resume_step=_checkpoint_step(run) if resume else None) \
+        if processes.is_main_process else None
+    accelerator = Accelerator(
+        cpu=cpu,
+        mixed_precision={"32": "no", "bf16-mixed": "bf16"}[cfg.precision],
+        project_dir=str(run.root),
+        log_with=[t for t in (tracker, "tensorboard" if cfg.tensorboard else None) if t is not None] or None,
+        step_scheduler_with_optimizer=False,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed),
+        # a family with several optimizers uses part of its weights in each loss
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=len(groups) > 1)],
+    )
+    if accelerator.is_main_process:
+        run.root.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            write_config(run, resolved)
+
+    prepared = accelerator.prepare(model, loader, *optimizers.values(), *schedulers.values())
+    model, loader = prepared[0], prepared[1]
+    n = len(optimizers)
+    optimizers = dict(zip(optimizers, prepared[2 : 2 + n]))
+    schedulers = dict(zip(schedulers, prepared[2 + n :]))
+    core: GenerativeModel = accelerator.unwrap_model(model)
+    ema = EMA(core, beta=cfg.ema_decay, update_after_step=cfg.ema_start, update_every=1,
+              include_online_model=False) if cfg.ema_decay is not None else None
+    sampler_model = ema.ema_model if ema is not None else core  # what samples and model/ come from
+
+    # --- resume -----------------------------------------------------------------------------------
+    state = LoopState()
+    if resume:
+        state = load_checkpoint(accelerator, run.last_checkpoint, ema)
+        accelerator.print(f"resuming {run.root} at step {state.step}")
+    accelerator.init_trackers("tensorboard", config=flat_hparams(resolved.to_dict()))
+    accelerator.print(f"{family.family}: {core.num_parameters():,} parameters; {len(dataset):,} training examples "
+                      f"of shape {tuple(dataset.spec.shape)}; {accelerator.num_processes} process(es) on "
+                      f"{accelerator.device}; run folder {run.root}")
+
+    # --- the loop ---------------------------------------------------------------------------------
+    bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not (progress and accelerator.is_main_process),
+               dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 15, desc="train")
+    window: dict[str, float] = defaultdict(float)
+    window_steps, window_start = 0, time.perf_counter()
+    last_checkpoint_step = state.step if resume else -1
+    last_sample_step = -1
+    while state.step < cfg.max_steps:
+        epoch_loader = accelerator.skip_first_batches(loader, state.batch_in_epoch) if state.batch_in_epoch else loader
+        epoch_loader.set_epoch(state.epoch)
+        for batch in epoch_loader:
+            step_start = time.perf_counter()
+            logs = training_step(accelerator, model, groups, optimizers, schedulers, batch, cfg, state.step)
+            if ema is not None:
+                ema.update()
+            state.step += 1
+            state.batch_in_epoch += 1
+            state.examples_seen += global_batch
+            state.train_seconds += time.perf_counter() - step_start
+            for key, value in logs.items():
+                window[key] += float(value)
+            window_steps += 1
+            bar.update(1)
+
+            if state.step % cfg.log_every == 0 or state.step == cfg.max_steps:
+                elapsed = time.perf_counter() - window_start
+                values = {k: v / window_steps for k, v in window.items()}
+                values = {k: accelerator.reduce(torch.tensor(v), "mean").item() for k, v in values.items()}
+                values.update(epoch=state.epoch, lr=schedulers[next(iter(schedulers))].get_last_lr()[0],
+                              images_per_s=global_batch * window_steps / max(elapsed, 1e-9))
+                accelerator.log(values, step=state.step)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")})
+                window.clear()
+                window_steps, window_start = 0, time.perf_counter()
+            if state.step % cfg.sample_every == 0 or state.step == cfg.max_steps:
+                write_samples(accelerator, sampler_model, run, state.step, cfg)
+                last_sample_step = state.step
+            if state.step % cfg.checkpoint_every == 0 or state.step == cfg.max_steps:
+                save_checkpoint(accelerator, run.last_checkpoint, state, ema)
+                export_model(accelerator, sampler_model, run)
+                last_checkpoint_step = state.step
+            if state.step >= cfg.max_steps:
+                break
+        else:  # the epoch ran out
+            state.epoch += 1
+            state.batch_in_epoch = 0
+    bar.close()
+
+    # --- finish: a run asked to stop where it already stands still leaves its outputs ------------
+    if last_checkpoint_step != state.step and not run.last_checkpoint.exists():
+        save_checkpoint(accelerator, run.last_checkpoint, state, ema)
+    if not (run.model / "config.json").exists():
+        export_model(accelerator, sampler_model, run)
+    if last_sample_step != state.step and not (run.samples / f"step-{state.step:06d}.png").exists():
+        write_samples(accelerator, sampler_model, run, state.step, cfg)
+    accelerator.end_training()
+    if accelerator.is_main_process:
+        plot_loss(run.metrics, run.loss_plot, title=f"{recipe.name} ({family.family})")
+        accelerator.print(f"done: {state.step} steps, {state.examples_seen:,} examples in "
+                          f"{format_seconds(state.train_seconds)} of training; samples in {run.samples}, "
+                          f"model in {run.model}")
+    return run
+
+
+def training_step(accelerator: Accelerator, model: torch.nn.Module, groups: dict[str, list[torch.nn.Parameter]],
+                  optimizers: dict[str, torch.optim.Optimizer], schedulers: dict[str, Any], batch: dict,
+                  cfg: TrainConfig, step: int) -> dict[str, torch.Tensor]:
+    """One optimisation step: for each optimizer in turn, its loss -> backward -> clip -> step."""
+    logs: dict[str, torch.Tensor] = {}
+    for name, optimizer in optimizers.items():
+        model.zero_grad(set_to_none=True)  # no gradient leaks from one optimizer's loss into another's
+        out = model(batch, optimizer=name)
+        check_finite(accelerator, out.loss, name, step)
+        accelerator.backward(out.loss)
+        if cfg.grad_clip is not None:
+            logs[_key("grad_norm", name, optimizers)] = accelerator.clip_grad_norm_(groups[name], cfg.grad_clip)
+        optimizer.step()
+        schedulers[name].step()
+        logs[_key("loss", name, optimizers)] = out.loss.detach()
+        logs.update({k: torch.as_tensor(v).detach() for k, v in out.logs.items()})
+    model.zero_grad(set_to_none=True)
+    return logs
+
+
+def check_finite(accelerator: Accelerator, loss: torch.Tensor, name: str, step: int) -> None:
+    """Stop before a NaN/inf loss reaches the weights; every process agrees, so none is left waiting."""
+    bad = torch.tensor(0.0 if torch.isfinite(loss.detach()).all() else 1.0, device=loss.device)
+    if accelerator.num_processes > 1:
+        bad = accelerator.reduce(bad, "sum")
+    if bad.item() > 0:
+        raise TrainingDiverged(
+            f"the {name} loss became {loss.item()} at step {step + 1}: training stopped; the last good state is "
+            f"in checkpoints/last. Lower train.lr or set train.grad_clip, then --resume or start again"
+        )
+
+
+def _key(prefix: str, name: str, optimizers: dict) -> str:
+    return prefix if len(optimizers) == 1 else f"{prefix}_{name}"
+
+
+def lr_lambda(cfg: TrainConfig):
+    """Linear warm-up, then constant or cosine decay to 0 at max_steps."""
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.lr_schedule == "cosine":
+            progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return 1.0
+
+    return factor
+
+
+@torch.no_grad()
+def write_samples(accelerator: Accelerator, model: GenerativeModel, run: RunDir, step: int, cfg: TrainConfig) -> None:
+    """samples/step-NNNNNN.png from the same noise every time (its own generator: training RNG untouched)."""
+    if accelerator.is_main_process and model.modality == "image":
+        was_training = model.training
+        model.eval()
+        images = model.sample(cfg.num_samples, generator=torch.Generator().manual_seed(cfg.seed))
+        model.train(was_training)
+        save_grid(images, run.samples / f"step-{step:06d}.png")
+    accelerator.wait_for_everyone()
+
+
+def export_model(accelerator: Accelerator, model: GenerativeModel, run: RunDir) -> None:
+    if accelerator.is_main_process:
+        model.save_pretrained(run.model)
+    accelerator.wait_for_everyone()
+
+
+def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
+    """Never clobber a run by accident, and resume only the run the recipe describes."""
+    if not resume:
+        if run.is_run() or run.checkpoints.exists():
+            raise ConfigError(f"{run.root} already holds a run: pass --resume to continue it, or choose another --out")
+        return
+    if not run.is_run():
+        raise CheckpointError(f"--resume: {run.root} is not a run folder (no config.yaml)")
+    if not (run.last_checkpoint.exists() or run.last_checkpoint.with_name("last.old").exists()):
+        raise CheckpointError(f"--resume: {run.root} has no checkpoint yet (no checkpoints/last)")
+    saved = yaml.safe_load(run.config.read_text())
+    differences = [k for k in diff_keys(saved, resolved.to_dict()) if k != "train.max_steps"]
+    if differences:
+        raise ConfigError(
+            f"--resume: the recipe differs from {run.config} at {', '.join(differences)}; resume with the same "
+            f"recipe (only train.max_steps may change), or train into a new --out"
+        )
+
+
+def _checkpoint_step(run: RunDir) -> int | None:
+    import json
+
+    for folder in (run.last_checkpoint, run.last_checkpoint.with_name("last.old")):
+        if (folder / "trainer_state.json").is_file():
+            return json.loads((folder / "trainer_state.json").read_text())["step"]
+    return None
+
+
+def write_config(run: RunDir, resolved: ResolvedRecipe) -> None:
+    from noisecraft import __version__
+
+    header = f"# resolved from {resolved.source} by noisecraft {__version__}\n"
+    run.config.write_text(header + yaml.safe_dump(resolved.to_dict(), sort_keys=False))
+
+
+def diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted key paths where two nested dicts differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b), key=str):
+            out += diff_keys(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return [] if _normalise(a) == _normalise(b) else [prefix]
+
+
+def _normalise(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def flat_hparams(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """TensorBoard's hparams take scalars only."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flat_hparams(value, name + "."))
+        elif isinstance(value, (int, float, str, bool)):
+            out[name] = value
+        else:
+            out[name] = str(value)
+    return out
+
+
+def format_seconds(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"

@@ -1,0 +1,80 @@
+"""The run folder: everything one training run writes, in one place.
+
+    RUN_DIR/config.yaml            resolved recipe (defaults and --set applied)
+    RUN_DIR/checkpoints/last/      full training state, for --resume
+    RUN_DIR/model/                 config.json + model.safetensors (EMA weights), for sampling and sharing
+    RUN_DIR/samples/step-000500.png
+    RUN_DIR/metrics.csv, tensorboard/, loss.png
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from noisecraft.errors import CheckpointError
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def loss_plot(self) -> Path:
+        return self.root / "loss.png"
+
+    def is_run(self) -> bool:
+        return self.config.is_file()
+
+
+def model_dir_of(path: Path) -> Path:
+    """A run folder's `model/`, or the path itself if it is a model folder."""
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such run or model folder")
+    if (path / "config.json").is_file():
+        return path
+    if (path / "model" / "config.json").is_file():
+        return path / "model"
+    if (path / "config.yaml").is_file():
+        raise CheckpointError(f"{path}: this run has not saved a model yet (no model/config.json)")
+    raise CheckpointError(f"{path}: not a run folder (no model/config.json) nor a model folder (no config.json)")
+
+
+def default_run_dir(name: str, runs_root: Path = Path("runs")) -> Path:
+    """runs/NAME, or runs/NAME-2, -3, ... if taken: running the same recipe twice never clobbers a run."""
+    candidate = runs_root / name
+    i = 2
+    while candidate.exists():
+        candidate = runs_root / f"{name}-{i}"
+        i += 1
+    return candidate
+
+
+def latest_run_dir(name: str, runs_root: Path = Path("runs")) -> Path | None:
+    """The most recent runs/NAME* that has a checkpoint (what a bare --resume continues)."""
+    runs = [p for p in runs_root.glob(f"{name}*") if (p / "checkpoints" / "last").is_dir()]
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None

@@ -1,0 +1,31 @@
+import json
+
+import pytest
+
+from noisecraft.config import DataConfig
+from noisecraft.data import DATASETS, get_dataset_info, load_digits
+from noisecraft.data.catalog import _DEFAULT_TEST_FRACTION
+from noisecraft.errors import DataError
+
+
+def test_entries_are_json_and_locations_exist():
+    assert set(DATASETS) == {"mnist", "digits", "image_folder"}
+    for info in DATASETS.values():
+        record = json.loads(json.dumps(info.to_dict()))
+        assert record["name"] == info.name and record["modality"] == "image"
+    assert (DATASETS["mnist"].location / "train-images-idx3-ubyte.gz").is_file()
+    assert DATASETS["digits"].location.name == "digits.csv.gz" and DATASETS["digits"].location.is_file()
+    assert DATASETS["image_folder"].location is None
+
+
+def test_digits_split_sizes_match_recipes():
+    assert _DEFAULT_TEST_FRACTION == DataConfig.model_fields["test_fraction"].default
+    splits = DATASETS["digits"].splits
+    assert splits["test"] == len(load_digits("test", test_fraction=_DEFAULT_TEST_FRACTION))
+    assert splits["train"] + splits["test"] == 1797
+
+
+def test_unknown_name_lists_known():
+    assert get_dataset_info("mnist").shape == (1, 28, 28)
+    with pytest.raises(DataError, match="unknown data set 'cifar'; known: mnist, digits, image_folder"):
+        get_dataset_info("cifar")
