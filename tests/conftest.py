@@ -1,9 +1,14 @@
-"""Shared fixtures: tiny recipes that train in seconds on 2 CPU cores."""
+"""Shared fixtures: tiny recipes that train in seconds on 2 CPU cores, and a loopback HTTP server that
+serves given bytes and can misbehave on request (for download tests)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -25,3 +30,70 @@ def tiny():
         return load_recipe("mnist-vae-tiny", [*tiny_overrides(**train), *extra])
 
     return make
+
+@dataclass
+class FileServer:
+    base: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    # path -> "normal" | "truncate_once" | "truncate_always" | "corrupt" | "ignore_range"
+    modes: dict[str, str] = field(default_factory=dict)
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+
+def _handler(server: FileServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):  # HTTP/1.0: the connection closes after each response
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            range_header = self.headers.get("Range")
+            server.requests.append((self.path, range_header))
+            data = server.files.get(self.path)
+            if data is None:
+                self.send_error(404)
+                return
+            mode = server.modes.get(self.path, "normal")
+            if mode == "corrupt":
+                data = bytes([data[0] ^ 0xFF]) + data[1:]
+            start = 0
+            if range_header and mode != "ignore_range":
+                start = int(range_header.removeprefix("bytes=").rstrip("-"))
+                if start >= len(data):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(data)}")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            body = data[start:]
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if mode.startswith("truncate"):  # announce the full length, send half, hang up
+                body = body[: len(body) // 2]
+                if mode == "truncate_once":
+                    server.modes[self.path] = "normal"
+            self.wfile.write(body)
+
+    return Handler
+
+
+@pytest.fixture
+def file_server(monkeypatch):
+    monkeypatch.setenv("no_proxy", "*")  # a proxy from the environment must not see 127.0.0.1 requests
+    monkeypatch.setenv("NO_PROXY", "*")
+    state = FileServer(base="")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

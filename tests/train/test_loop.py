@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -168,3 +169,28 @@ def test_two_cpu_processes_train_on_different_shards_and_write_one_checkpoint(tm
     assert {"random_states_0.pkl", "random_states_1.pkl", "model.safetensors"} <= {p.name for p in last.iterdir()}
     assert json.loads((last / "trainer_state.json").read_text())["examples_seen"] == 256
     assert not list((out / "checkpoints").glob(".*tmp*"))
+
+
+def test_any_image_folder_trains_in_rgb(tiny, tmp_path: Path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("cats", "dogs"):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(20):
+            pixels = rng.integers(0, 255, size=(20 + i, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "imgs" / label / f"{i}.png")
+    recipe = tiny("data.dataset=image_folder", f"data.image_folder={tmp_path / 'imgs'}", "data.image_size=16", "data.labels=true",
+                  "data.limit=null", batch_size=8)
+    run = train(recipe, tmp_path / "run", progress=False)
+    model = noisecraft.load(run.root)
+    assert model.spec.shape == (3, 16, 16) and model.spec.class_names == ["cats", "dogs"]
+    assert model.sample(2).shape == (2, 3, 16, 16)
+
+
+def test_bf16_mixed_precision_trains_and_a_later_run_may_use_fp32(tiny, tmp_path: Path):
+    run = train(tiny("train.precision=bf16-mixed"), tmp_path / "bf16", progress=False)
+    rows = list(csv.DictReader((run.metrics).open()))
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    train(tiny(), tmp_path / "fp32", progress=False)  # same process, other precision: no Accelerate state clash

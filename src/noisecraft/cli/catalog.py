@@ -79,13 +79,14 @@ def datasets_show(name: str = typer.Argument(..., help="A data set name from `no
 def datasets_download(
     name: str = typer.Argument(..., help="mnist"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Default: $NOISECRAFT_CACHE or ~/.cache/noisecraft."),
+    mirrors: list[str] = typer.Option([], "--mirror", help="Base URL to try instead of the canonical mirrors (repeatable)."),
 ) -> None:
-    """Download a data set into the cache (resumable, checksummed); noisecraft itself needs no download."""
-    from noisecraft.data import download_mnist
+    """Download a data set into the cache (resumable, checksummed); training needs no download: MNIST ships in the package."""
+    from noisecraft.data.mnist import MIRRORS, download_mnist
 
     if name != "mnist":
         raise ConfigError(f"datasets download: only mnist has a download (got {name!r}); the others ship with a package")
-    folder = download_mnist(cache_dir)
+    folder = download_mnist(cache_dir, mirrors=mirrors or MIRRORS)
     typer.echo(f"mnist: verified files in {folder}")
 
 
