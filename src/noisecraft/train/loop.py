@@ -120,8 +120,6 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 15, desc="train")
     window: dict[str, float] = defaultdict(float)
     window_steps, window_start = 0, time.perf_counter()
-    last_checkpoint_step = state.step if resume else -1
-    last_sample_step = -1
     while state.step < cfg.max_steps:
         epoch_loader = accelerator.skip_first_batches(loader, state.batch_in_epoch) if state.batch_in_epoch else loader
         epoch_loader.set_epoch(state.epoch)
@@ -146,16 +144,14 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                 values.update(epoch=state.epoch, lr=schedulers[next(iter(schedulers))].get_last_lr()[0],
                               images_per_s=global_batch * window_steps / max(elapsed, 1e-9))
                 accelerator.log(values, step=state.step)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")}, refresh=False)
                 window.clear()
                 window_steps, window_start = 0, time.perf_counter()
             if state.step % cfg.sample_every == 0 or state.step == cfg.max_steps:
                 write_samples(accelerator, sampler_model, run, state.step, cfg)
-                last_sample_step = state.step
             if state.step % cfg.checkpoint_every == 0 or state.step == cfg.max_steps:
                 save_checkpoint(accelerator, run.last_checkpoint, state, ema)
                 export_model(accelerator, sampler_model, run)
-                last_checkpoint_step = state.step
             if state.step >= cfg.max_steps:
                 break
         else:  # the epoch ran out
@@ -163,13 +159,7 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
             state.batch_in_epoch = 0
     bar.close()
 
-    # --- finish: a run asked to stop where it already stands still leaves its outputs ------------
-    if last_checkpoint_step != state.step and not run.last_checkpoint.exists():
-        save_checkpoint(accelerator, run.last_checkpoint, state, ema)
-    if not (run.model / "config.json").exists():
-        export_model(accelerator, sampler_model, run)
-    if last_sample_step != state.step and not (run.samples / f"step-{state.step:06d}.png").exists():
-        write_samples(accelerator, sampler_model, run, state.step, cfg)
+    # --- finish -----------------------------------------------------------------------------------
     accelerator.end_training()
     if accelerator.is_main_process:
         plot_loss(run.metrics, run.loss_plot, title=f"{recipe.name} ({family.family})")
