@@ -18,7 +18,7 @@ def test_every_builtin_recipe_validates():
 @pytest.mark.parametrize(
     "override, expected",
     [
-        ("train.bacth_size=3", "train.bacth_size: unknown key (allowed: seed, max_steps, batch_size"),
+        ("train.bacth_size=3", "train.bacth_size: unknown key (allowed: seed, max_steps, max_seconds, batch_size"),
         ("data.imagefolder=x", "data.imagefolder: unknown key (allowed: dataset, image_folder"),
         ("model.latnt_dim=3", "model.latnt_dim: unknown key (allowed: family, latent_dim"),
         ("extra=1", "extra: unknown key (allowed: name, description, data, model, train, evaluate)"),

@@ -59,6 +59,7 @@ class TrainConfig(StrictModel):
 
     seed: int = 0
     max_steps: int = Field(2000, ge=1)
+    max_seconds: float | None = Field(None, gt=0, description="also stop after this much training time (wall-clock budgets)")
     batch_size: int = Field(128, ge=1, description="per process")
     lr: float = Field(1e-3, gt=0)
     lr_by_optimizer: dict[str, float] = Field(

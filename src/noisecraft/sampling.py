@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel
@@ -23,13 +24,16 @@ def check_options(model: GenerativeModel, options: dict[str, Any]) -> dict[str, 
 
 @torch.no_grad()
 def generate(model: GenerativeModel, num: int, seed: int = 0, batch_size: int = 256, condition: Any = None,
-             **options: Any) -> torch.Tensor:
+             progress: bool = False, **options: Any) -> torch.Tensor:
     """`num` samples from one generator seeded with `seed`: the same seed gives the same samples."""
     if num < 1:
         raise ConfigError(f"--num: must be at least 1 (got {num})")
     options = check_options(model, options)
     generator = torch.Generator().manual_seed(seed)
     chunks = []
-    for start in range(0, num, batch_size):
-        chunks.append(model.sample(min(batch_size, num - start), condition=condition, generator=generator, **options).cpu())
+    with tqdm(total=num, disable=not progress, desc="sampling", unit="img", dynamic_ncols=True) as bar:
+        for start in range(0, num, batch_size):
+            n = min(batch_size, num - start)
+            chunks.append(model.sample(n, condition=condition, generator=generator, **options).cpu())
+            bar.update(n)
     return torch.cat(chunks)

@@ -194,3 +194,13 @@ def test_bf16_mixed_precision_trains_and_a_later_run_may_use_fp32(tiny, tmp_path
     rows = list(csv.DictReader((run.metrics).open()))
     assert all(np.isfinite(float(r["loss"])) for r in rows)
     train(tiny(), tmp_path / "fp32", progress=False)  # same process, other precision: no Accelerate state clash
+
+
+def test_a_wall_clock_budget_stops_the_run_with_its_outputs(tiny, tmp_path: Path):
+    run = train(tiny("train.max_seconds=1.0", "train.lr_schedule=cosine", max_steps=100000, checkpoint_every=100000,
+                     sample_every=100000), tmp_path / "run", progress=False)
+    state = json.loads((run.last_checkpoint / "trainer_state.json").read_text())
+    assert 1.0 <= state["train_seconds"] < 10 and 0 < state["step"] < 100000
+    assert (run.samples / f"step-{state['step']:06d}.png").is_file() and (run.model / "config.json").is_file()
+    rows = list(csv.DictReader(run.metrics.open()))
+    assert int(rows[-1]["step"]) == state["step"] and float(rows[-1]["lr"]) < 0.5 * 2e-3  # cosine ran on the clock

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from noisecraft.cli import catalog, sample, train
+from noisecraft.cli import bench, catalog, evaluate, sample, train
 from noisecraft.errors import NoisecraftError
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 app.command("train", no_args_is_help=True)(train.train)
 app.command("sample", no_args_is_help=True)(sample.sample)
+app.command("evaluate", no_args_is_help=True)(evaluate.evaluate)
+app.command("bench", no_args_is_help=True)(bench.bench)
 app.add_typer(catalog.recipes_app, name="recipes")
 app.add_typer(catalog.datasets_app, name="datasets")
 

@@ -10,6 +10,7 @@ from noisecraft.models.base import GenerativeModel
 # family name -> module that defines (and registers) it
 BUILTIN_FAMILIES = {
     "vae": "noisecraft.models.vae",
+    "classifier": "noisecraft.models.classifier",
 }
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}

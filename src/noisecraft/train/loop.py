@@ -75,7 +75,8 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
         raise ConfigError(f"train.lr_by_optimizer: unknown optimizer {sorted(unknown)} (this family has: {', '.join(groups)})")
     optimizers = {name: torch.optim.AdamW(params, lr=cfg.lr_by_optimizer.get(name, cfg.lr), betas=cfg.betas,
                                           weight_decay=cfg.weight_decay) for name, params in groups.items()}
-    schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg)) for name, opt in optimizers.items()}
+    state = LoopState()  # filled in place on resume: the LR schedule reads its clock
+    schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, state)) for name, opt in optimizers.items()}
 
     # --- Accelerate: devices, processes, precision, trackers --------------------------------------
     tracker = CSVTracker(run.metrics, resume_step=_checkpoint_step(run) if resume else None) \
@@ -106,9 +107,8 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     sampler_model = ema.ema_model if ema is not None else core  # what samples and model/ come from
 
     # --- resume -----------------------------------------------------------------------------------
-    state = LoopState()
     if resume:
-        state = load_checkpoint(accelerator, run.last_checkpoint, ema)
+        vars(state).update(vars(load_checkpoint(accelerator, run.last_checkpoint, ema)))
         accelerator.print(f"resuming {run.root} at step {state.step}")
     accelerator.init_trackers("tensorboard", config=flat_hparams(resolved.to_dict()))
     accelerator.print(f"{family.family}: {core.num_parameters():,} parameters; {len(dataset):,} training examples "
@@ -120,7 +120,8 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 15, desc="train")
     window: dict[str, float] = defaultdict(float)
     window_steps, window_start = 0, time.perf_counter()
-    while state.step < cfg.max_steps:
+    done = state.step >= cfg.max_steps
+    while not done:
         epoch_loader = accelerator.skip_first_batches(loader, state.batch_in_epoch) if state.batch_in_epoch else loader
         epoch_loader.set_epoch(state.epoch)
         for batch in epoch_loader:
@@ -136,8 +137,9 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                 window[key] += float(value)
             window_steps += 1
             bar.update(1)
+            done = state.step >= cfg.max_steps or out_of_time(accelerator, state, cfg)
 
-            if state.step % cfg.log_every == 0 or state.step == cfg.max_steps:
+            if state.step % cfg.log_every == 0 or done:
                 elapsed = time.perf_counter() - window_start
                 values = {k: v / window_steps for k, v in window.items()}
                 values = {k: accelerator.reduce(torch.tensor(v), "mean").item() for k, v in values.items()}
@@ -147,12 +149,12 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                 bar.set_postfix({k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")}, refresh=False)
                 window.clear()
                 window_steps, window_start = 0, time.perf_counter()
-            if state.step % cfg.sample_every == 0 or state.step == cfg.max_steps:
+            if state.step % cfg.sample_every == 0 or done:
                 write_samples(accelerator, sampler_model, run, state.step, cfg)
-            if state.step % cfg.checkpoint_every == 0 or state.step == cfg.max_steps:
+            if state.step % cfg.checkpoint_every == 0 or done:
                 save_checkpoint(accelerator, run.last_checkpoint, state, ema)
                 export_model(accelerator, sampler_model, run)
-            if state.step >= cfg.max_steps:
+            if done:
                 break
         else:  # the epoch ran out
             state.epoch += 1
@@ -189,6 +191,14 @@ def training_step(accelerator: Accelerator, model: torch.nn.Module, groups: dict
     return logs
 
 
+def out_of_time(accelerator: Accelerator, state: LoopState, cfg: TrainConfig) -> bool:
+    """A wall-clock budget (train.max_seconds) is spent; the first process out of time stops them all."""
+    if cfg.max_seconds is None:
+        return False
+    flag = torch.tensor(float(state.train_seconds >= cfg.max_seconds), device=accelerator.device)
+    return bool(accelerator.reduce(flag, "max").item()) if accelerator.num_processes > 1 else bool(flag.item())
+
+
 def check_finite(accelerator: Accelerator, loss: torch.Tensor, name: str, step: int) -> None:
     """Stop before a NaN/inf loss reaches the weights; every process agrees, so none is left waiting."""
     bad = torch.tensor(0.0 if torch.isfinite(loss.detach()).all() else 1.0, device=loss.device)
@@ -205,14 +215,16 @@ def _key(prefix: str, name: str, optimizers: dict) -> str:
     return prefix if len(optimizers) == 1 else f"{prefix}_{name}"
 
 
-def lr_lambda(cfg: TrainConfig):
-    """Linear warm-up, then constant or cosine decay to 0 at max_steps."""
+def lr_lambda(cfg: TrainConfig, state: LoopState):
+    """Linear warm-up, then constant or cosine decay to 0 at the end of the budget (steps or seconds)."""
 
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / cfg.warmup_steps
         if cfg.lr_schedule == "cosine":
             progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+            if cfg.max_seconds is not None:
+                progress = max(progress, state.train_seconds / cfg.max_seconds)
             return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
         return 1.0
 

@@ -1,0 +1,63 @@
+"""What every benchmark records beside its numbers, and the results table in benchmarks/README.md.
+
+Each benchmark writes benchmarks/results/<name>.json: the exact command, commit, versions, threads, load
+average before and after, raw numbers, ratios, and a one-line summary that goes into the README table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def environment() -> dict[str, Any]:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True, text=True,
+                                cwd=HERE).stdout.strip())
+    return {
+        "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
+        "commit": commit + ("+dirty" if dirty else ""),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "load_average": os.getloadavg(),
+    }
+
+
+def write_result(name: str, result: dict[str, Any], summary: str) -> Path:
+    """Save results/<name>.json (environment first) and refresh the README table."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = {**environment(), "summary": summary, **result, "load_average_after": os.getloadavg()}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    update_table()
+    print(f"{summary}\nwrote {path}")
+    return path
+
+
+def update_table() -> None:
+    rows = ["| result | summary | command | commit |", "|---|---|---|---|"]
+    for path in sorted(RESULTS.glob("*.json")):
+        r = json.loads(path.read_text())
+        rows.append(f"| [{path.stem}](results/{path.name}) | {r.get('summary', '')} | `{r.get('command', '')}` | "
+                    f"{str(r.get('commit', ''))[:12]} |")
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    readme.write_text(text[:start] + "\n" + "\n".join(rows) + "\n" + text[end:])

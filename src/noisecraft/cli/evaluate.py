@@ -1,0 +1,38 @@
+"""`noisecraft evaluate RUN_DIR --metrics fid,kid,pr,nll [--num 10000] [--split test]` -> RUN_DIR/metrics.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def evaluate(
+    run_dir: Path = typer.Argument(..., help="A run folder (its config.yaml names the reference data)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll (default: the protocol's, plus nll where the family has a likelihood)."),
+    protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
+    num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
+    split: str = typer.Option("test", "--split", help="Reference split of the run's data."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    nll_samples: int = typer.Option(100, "--nll-samples", min=1, help="Importance samples per example for likelihood bounds (IWAE k)."),
+    nll_num: Optional[int] = typer.Option(None, "--nll-num", min=1, help="Evaluate the likelihood on the first N examples of the split (default: all)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling option, for families that take it."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Measure a trained model: sample quality against the data's test split, and likelihood."""
+    from noisecraft.evaluate.evaluator import evaluate_run
+
+    result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
+                          nll_samples=nll_samples, nll_num=nll_num, sample_options={"temperature": temperature},
+                          progress=not quiet)
+    table = Table("metric", "value", title=f"{run_dir} ({result['protocol']['name']}, {result['protocol']['num_samples']} samples)")
+    for name, value in result["metrics"].items():
+        table.add_row(name, f"{value:.6g}" if isinstance(value, float) else str(value))
+    for name, value in result["timing"].items():
+        if value is not None:
+            table.add_row(name, f"{value:.4g}")
+    Console().print(table)
+    typer.echo(f"wrote {Path(run_dir) / 'metrics.json'}")

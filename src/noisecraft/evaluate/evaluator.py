@@ -1,0 +1,170 @@
+"""Evaluate a trained run under a named protocol and write `metrics.json` beside it.
+
+Two protocols fit a 2-core CPU (numbers are comparable only within one protocol: FID depends on N):
+- headline: Inception FID, KID, precision/recall on 10k samples against the full reference split;
+- sweep:    Inception FID, KID and precision/recall on 2k samples, plus the shipped MNIST classifier's
+            FID and class coverage (seconds), for grids and quick comparisons.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+import noisecraft
+from noisecraft.config import DataConfig
+from noisecraft.data import build_dataset
+from noisecraft.errors import CheckpointError, ConfigError
+from noisecraft.evaluate import metrics as M
+from noisecraft.evaluate.inception import InceptionFeatures
+from noisecraft.evaluate.likelihood import likelihood_report
+from noisecraft.evaluate.reference import reference_features
+from noisecraft.sampling import check_options, generate
+from noisecraft.train.run import RunDir
+
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "headline": {"num": 10000, "metrics": ["fid", "kid", "pr"]},
+    "sweep": {"num": 2000, "metrics": ["fid", "kid", "pr", "cfid", "classes"]},
+}
+METRICS = {
+    "fid": "Inception FID",
+    "kid": "Inception KID (unbiased MMD^2, mean and std over subsets)",
+    "pr": "improved precision and recall (k=3) on Inception features",
+    "cfid": "FID on the shipped MNIST classifier's features",
+    "classes": "class coverage and entropy of the shipped MNIST classifier's predictions",
+    "nll": "negative log-likelihood (nats/example, bits/dim) on the split",
+}
+INCEPTION_METRICS = {"fid", "kid", "pr"}
+CLASSIFIER_METRICS = {"cfid", "classes"}
+
+
+def parse_metrics(text: str | None, protocol: str, has_likelihood: bool) -> list[str]:
+    if text is None:
+        chosen = list(PROTOCOLS[protocol]["metrics"]) + (["nll"] if has_likelihood else [])
+    else:
+        chosen = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in METRICS]
+    if "is" in unknown:
+        raise ConfigError("--metrics is: the shipped Inception network gives pool features, not class logits, "
+                          "so the Inception Score is not available")
+    if unknown or not chosen:
+        raise ConfigError(f"--metrics: unknown metric {unknown[0] if unknown else '(none)'!r} (choose from: {', '.join(METRICS)})")
+    return chosen
+
+
+def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "headline", num: int | None = None,
+                 split: str = "test", seed: int = 0, batch_size: int = 250, nll_samples: int = 100,
+                 nll_num: int | None = None, sample_options: dict[str, Any] | None = None,
+                 progress: bool = True, write: bool = True) -> dict[str, Any]:
+    """Sample from the run's model, compare with its data's `split`, write RUN/metrics.json, return it."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"--protocol: unknown protocol {protocol!r} (choose from: {', '.join(PROTOCOLS)})")
+    run = RunDir(Path(path))
+    if not run.is_run():
+        raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
+    data = DataConfig.model_validate(yaml.safe_load(run.config.read_text())["data"])
+    model = noisecraft.load(run.root)
+    chosen = parse_metrics(metrics, protocol, model.has_likelihood)
+    num = num or PROTOCOLS[protocol]["num"]
+    options = check_options(model, sample_options or {})
+    if "nll" in chosen and not model.has_likelihood:
+        raise ConfigError(f"--metrics nll: the {model.family} family has no likelihood")
+    if CLASSIFIER_METRICS & set(chosen) and data.dataset != "mnist":
+        raise ConfigError(f"--metrics cfid/classes: the shipped classifier knows MNIST digits; this run's data is {data.dataset}")
+    started = time.perf_counter()
+    result: dict[str, Any] = {"metrics": {}, "timing": {}}
+    protocol_info: dict[str, Any] = {"name": protocol, "num_samples": num, "seed": seed, "split": split,
+                                     "sample_options": options}
+
+    needs_samples = bool((INCEPTION_METRICS | CLASSIFIER_METRICS) & set(chosen))
+    samples = None
+    if needs_samples:
+        t = time.perf_counter()
+        samples = generate(model, num, seed=seed, batch_size=batch_size, progress=progress, **options)
+        result["timing"]["sampling_seconds_per_image"] = (time.perf_counter() - t) / num
+
+    if INCEPTION_METRICS & set(chosen):
+        extractor = InceptionFeatures()
+        t = time.perf_counter()
+        real, key = reference_features(data, split, extractor, progress=progress)
+        result["timing"]["reference_seconds"] = None if key["cached"] else time.perf_counter() - t
+        t = time.perf_counter()
+        fake = extractor.extract((samples[i : i + extractor.batch_size] for i in range(0, num, extractor.batch_size)),
+                                 total=num, progress=progress, desc="sample features")
+        result["timing"]["inception_seconds_per_1000"] = (time.perf_counter() - t) / num * 1000
+        protocol_info.update(reference={"data": key["data"], "split": split, "num": len(real), "cache": key["cache"]},
+                             feature_network=extractor.name, feature_weights_sha1=extractor.sha1,
+                             preprocessing=extractor.preprocessing)
+        result["metrics"].update(inception_metrics(real, fake, chosen, protocol_info))
+
+    if CLASSIFIER_METRICS & set(chosen):
+        from noisecraft.evaluate.classifier import class_coverage, classify, load_feature_classifier
+
+        classifier = load_feature_classifier()
+        real, _ = reference_features(data, split, ClassifierExtractor(classifier), progress=False)
+        fake, probs = classify(classifier, samples)
+        protocol_info["classifier"] = ClassifierExtractor.name
+        if "cfid" in chosen:
+            result["metrics"]["classifier_fid"] = M.fid(real, fake)
+        if "classes" in chosen:
+            result["metrics"].update(class_coverage(torch.as_tensor(probs)))
+
+    if "nll" in chosen:
+        report = likelihood_report(model, build_dataset(data, split), num=nll_num, importance_samples=nll_samples,
+                                   seed=seed, progress=progress)
+        result["metrics"].update(nll_nats=report["nll_nats"], bits_per_dim=report["bits_per_dim"])
+        result["likelihood"] = report
+
+    result["timing"]["total_seconds"] = time.perf_counter() - started
+    result = {"run": str(run.root), "model": {"family": model.family, "parameters": model.num_parameters()},
+              "protocol": protocol_info, **result, "noisecraft_version": noisecraft.__version__,
+              "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if write:
+        (run.root / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def inception_metrics(real: np.ndarray, fake: np.ndarray, chosen: list[str], protocol_info: dict) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if "fid" in chosen:
+        out["fid"] = M.fid(real, fake)
+    if "kid" in chosen:
+        subset = min(1000, len(real), len(fake))
+        out["kid"], out["kid_std"] = M.kid(real, fake, num_subsets=100, subset_size=subset)
+        protocol_info["kid"] = {"subsets": 100, "subset_size": subset}
+    if "pr" in chosen:
+        out["precision"], out["recall"] = M.precision_recall(real, fake, k=3)
+        protocol_info["precision_recall"] = {"k": 3}
+    return out
+
+
+class ClassifierExtractor:
+    """The shipped classifier's penultimate features, in the shape `reference_features` expects."""
+
+    name = "mnist-classifier (shipped in noisecraft/evaluate/weights)"
+    preprocessing = "gray, 28x28"
+    batch_size = 500
+
+    def __init__(self, classifier) -> None:
+        from noisecraft.evaluate.classifier import MNIST_CLASSIFIER_DIR
+
+        self.classifier = classifier
+        self.sha1 = _file_sha1(MNIST_CLASSIFIER_DIR / "model.safetensors")
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        from noisecraft.evaluate.classifier import classify
+
+        return classify(self.classifier, images)[0]
+
+
+def _file_sha1(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes()).hexdigest()

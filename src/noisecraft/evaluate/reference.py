@@ -1,0 +1,60 @@
+"""Features of a real data split, computed once and cached on disk.
+
+The cache key covers everything the numbers depend on: data set and preprocessing (the recipe's data
+section), split, number of images, feature network and its preprocessing. A hit loads the file and
+computes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file, save_file
+
+from noisecraft.config import DataConfig
+from noisecraft.data import build_dataset
+from noisecraft.data.mnist import default_cache_dir
+
+
+def reference_key(data: DataConfig, split: str, num: int | None, extractor: Any) -> dict[str, Any]:
+    data_fields = data.model_dump(mode="json", exclude={"cache_dir", "source"})  # where, not what
+    return {
+        "data": data_fields,
+        "split": split,
+        "num": num,
+        "features": getattr(extractor, "name", type(extractor).__name__),
+        "feature_weights": getattr(extractor, "sha1", None),
+        "preprocessing": getattr(extractor, "preprocessing", None),
+    }
+
+
+def reference_features(data: DataConfig, split: str, extractor: Callable, num: int | None = None,
+                       cache_dir: Path | None = None, progress: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+    """Features of the first `num` images of a split (all if None), and the key that describes them."""
+    key = reference_key(data, split, num, extractor)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(cache_dir or default_cache_dir()) / "reference"
+    path = folder / f"{data.dataset}-{split}-{num or 'all'}-{digest}.safetensors"
+    if path.is_file():
+        return load_file(str(path))["features"], {**key, "cache": str(path), "cached": True}
+
+    dataset = build_dataset(data, split)
+    n = len(dataset) if num is None else min(num, len(dataset))
+    batch = getattr(extractor, "batch_size", 100)
+    batches = (torch.stack([dataset[j]["x"] for j in range(i, min(i + batch, n))]) for i in range(0, n, batch))
+    if hasattr(extractor, "extract"):
+        features = extractor.extract(batches, total=n, progress=progress, desc=f"reference {data.dataset}/{split}")
+    else:
+        features = np.concatenate([extractor(b) for b in batches])
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    save_file({"features": np.ascontiguousarray(features, dtype=np.float32)}, str(tmp),
+              metadata={"key": json.dumps(key)})
+    tmp.replace(path)
+    return features, {**key, "cache": str(path), "cached": False}

@@ -1,0 +1,3 @@
+from noisecraft.models.classifier.model import ClassifierConfig, ImageClassifier
+
+__all__ = ["ClassifierConfig", "ImageClassifier"]
