@@ -72,6 +72,7 @@ def test_evaluate_cli_writes_metrics_and_prints_a_table(tiny_run: Path, capsys):
     (["--metrics", "is"], "Inception Score is not available"),
     (["--protocol", "fast"], "--protocol: unknown protocol 'fast'"),
     (["--metrics", "cfid", "--temperature", "0.5", "--num", "1"], "--num"),
+    (["--metrics", "pr", "--num", "3"], "needs more than 3 samples"),
 ])
 def test_evaluate_errors(tiny_run: Path, capsys, argv, message):
     code = cli(["evaluate", str(tiny_run), *argv])

@@ -2,8 +2,8 @@
 predicted classes for class coverage, in seconds on CPU.
 
 The weights in `weights/mnist-classifier/` are the `model/` folder of `noisecraft train mnist-classifier`.
-Images of any size or channel count are converted to the classifier's input the way the data layer
-converts data sets (ITU-R 601 luma, antialiased bilinear resize of the shorter side + center crop).
+Images of any size or channel count are converted to the classifier's input by the data layer's own
+transforms (ITU-R 601 luma, antialiased bilinear resize of the shorter side + center crop).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+from noisecraft.data.transforms import convert_channels, resize_images
 from noisecraft.errors import DataError
 from noisecraft.models.classifier import ImageClassifier
 
 MNIST_CLASSIFIER_DIR = Path(__file__).parent / "weights" / "mnist-classifier"
-LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as `data.transforms.convert_channels`
 
 
 @lru_cache(maxsize=4)
@@ -44,23 +43,13 @@ def classify(model: ImageClassifier, images: torch.Tensor, batch_size: int = 500
 
 
 def to_spec(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """Float images [N, C, H, W] -> [N, *shape]: channels first, then resize + center crop."""
+    """Float images [N, C, H, W] in [0, 1] -> [N, *shape], through the data layer's own conversions on
+    8-bit levels (as if saved as PNG), so generated and reference images take the same path."""
     channels, height, width = shape
-    have = x.shape[1]
-    if (have, channels) == (3, 1):
-        x = torch.einsum("nchw,c->nhw", x, x.new_tensor(LUMA)).unsqueeze(1)
-    elif (have, channels) == (1, 3):
-        x = x.expand(-1, 3, -1, -1)
-    elif have != channels:
-        raise DataError(f"cannot convert {have}-channel images to the classifier's {channels} channels")
-    h, w = x.shape[-2:]
-    if (h, w) != (height, width):
-        scale = max(height / h, width / w)
-        new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
-        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
-        top, left = (new_h - height) // 2, (new_w - width) // 2
-        x = x[..., top : top + height, left : left + width]
-    return x
+    if height != width:
+        raise DataError(f"the classifier's input must be square, got {height}x{width}")
+    levels = x.clamp(0, 1).mul(255).round().to(torch.uint8)
+    return resize_images(convert_channels(levels, channels), height).float() / 255
 
 
 def class_coverage(probs: torch.Tensor) -> dict[str, float]:

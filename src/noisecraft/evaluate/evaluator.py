@@ -73,6 +73,8 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     model = noisecraft.load(run.root)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood)
     num = num or PROTOCOLS[protocol]["num"]
+    if "pr" in chosen and num <= 3:
+        raise ConfigError(f"--num: precision/recall (k=3 neighbours) needs more than 3 samples, got {num}")
     options = check_options(model, sample_options or {})
     if "nll" in chosen and not model.has_likelihood:
         raise ConfigError(f"--metrics nll: the {model.family} family has no likelihood")

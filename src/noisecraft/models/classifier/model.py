@@ -19,6 +19,7 @@ from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.registry import register
+from noisecraft.nn.shapes import downsampled_size
 
 
 class ClassifierConfig(ModelConfig):
@@ -41,17 +42,12 @@ class ImageClassifier(GenerativeModel):
         if spec.num_classes is None:
             raise ConfigError("the classifier family needs labelled data: the data set has no labels "
                               "(mnist and digits have them; for an image folder set data.labels: true)")
-        c, h, w = spec.shape
-        factor = 2 ** len(config.channels)
-        if h % factor or w % factor:
-            raise ConfigError(
-                f"model.channels: {len(config.channels)} pooling stages need image sides divisible by {factor}, "
-                f"but the data is {h}x{w}; use fewer stages or set data.image_size"
-            )
+        c = spec.shape[0]
+        h, w = downsampled_size(spec.shape, len(config.channels), kind="pooling")
         layers: list[nn.Module] = []
         for c_in, c_out in zip([c, *config.channels[:-1]], config.channels):
             layers += [*conv_bn_silu(c_in, c_out), *conv_bn_silu(c_out, c_out), nn.MaxPool2d(2)]
-        flat = config.head_channels * (h // factor) * (w // factor)
+        flat = config.head_channels * h * w
         self.body = nn.Sequential(*layers, nn.Conv2d(config.channels[-1], config.head_channels, 1), nn.SiLU(),
                                   nn.Flatten(), nn.Linear(flat, config.feature_dim), nn.SiLU())
         self.dropout = nn.Dropout(config.dropout)

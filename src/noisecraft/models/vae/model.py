@@ -16,9 +16,9 @@ from pydantic import Field
 from torch import nn
 
 from noisecraft.data.base import DataSpec
-from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.registry import register
+from noisecraft.nn.shapes import downsampled_size
 
 
 class VAEConfig(ModelConfig):
@@ -38,15 +38,9 @@ class VAE(GenerativeModel):
 
     def __init__(self, config: VAEConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        c, h, w = spec.shape
-        factor = 2 ** len(config.channels)
-        if h % factor or w % factor:
-            raise ConfigError(
-                f"model.channels: {len(config.channels)} down-sampling stages need image sides divisible by "
-                f"{factor}, but the data is {h}x{w}; use fewer stages or set data.image_size"
-            )
+        c = spec.shape[0]
         chs = config.channels
-        self.feature_shape = (chs[-1], h // factor, w // factor)
+        self.feature_shape = (chs[-1], *downsampled_size(spec.shape, len(chs)))
         flat = math.prod(self.feature_shape)
 
         down: list[nn.Module] = [nn.Conv2d(c, chs[0], 3, padding=1), nn.SiLU()]
