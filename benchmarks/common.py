@@ -24,9 +24,10 @@ TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def environment() -> dict[str, Any]:
+    """Taken when the benchmark starts (this module is imported first): the code and load it ran with."""
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True, text=True,
-                                cwd=HERE).stdout.strip())
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks"], capture_output=True,
+                                text=True, cwd=HERE.parent).stdout.strip())
     return {
         "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
         "commit": commit + ("+dirty" if dirty else ""),
@@ -40,10 +41,13 @@ def environment() -> dict[str, Any]:
     }
 
 
+START = environment()
+
+
 def write_result(name: str, result: dict[str, Any], summary: str) -> Path:
-    """Save results/<name>.json (environment first) and refresh the README table."""
+    """Save results/<name>.json (environment at start first) and refresh the README table."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {**environment(), "summary": summary, **result, "load_average_after": os.getloadavg()}
+    record = {**START, "summary": summary, **result, "load_average_after": os.getloadavg()}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2, default=float) + "\n")
     update_table()

@@ -140,3 +140,21 @@ def test_datasets_download_from_a_mirror(capsys, file_server, tmp_path: Path):
     code, _, err = cli(capsys, "datasets", "download", "mnist", "--cache-dir", str(tmp_path),
                        "--mirror", file_server.url("/mnist/"))
     assert code == 2 and "error:" in err and next(iter(FILES)) in err
+
+
+def test_skipped_files_are_one_warning_line(capsys, tmp_path: Path):
+    import numpy as np
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(6):
+        Image.fromarray(np.full((12, 12), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    (folder / "broken.png").write_bytes(b"not a png")
+    argv = ["train", "mnist-vae-tiny", "--out", str(tmp_path / "run"), "--quiet", "--set", "data.dataset=image_folder",
+            "--set", f"data.image_folder={folder}", "--set", "data.image_size=8", "--set", "data.channels=1",
+            "--set", "data.limit=null", "--set", "train.batch_size=2", "--set", "train.max_steps=1"]
+    code, _, err = cli(capsys, *argv, "--set", "data.skip_bad_files=true")
+    assert code == 0 and "warning: skipped 1 unreadable image(s)" in err and "broken.png" in err
+    assert "UserWarning" not in err
+    code, _, err = cli(capsys, *[a.replace("run", "run2") for a in argv])
+    assert code == 2 and "error:" in err and "broken.png" in err and "skip_bad_files" in err

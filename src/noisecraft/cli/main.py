@@ -6,6 +6,7 @@ Errors the user can fix print one line and exit 2; `--debug` (anywhere on the li
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -33,10 +34,24 @@ def _options(debug: bool = typer.Option(False, "--debug", help="Show full traceb
     """Train generative models on your data, sample from them, compare them."""
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=file or sys.stderr)
+
+
 def run(argv: list[str]) -> int:
     """Run the CLI on `argv`; returns the exit code (0 ok, 2 bad input, 1 a bug)."""
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
+    shown = warnings.showwarning
+    if not debug:  # `warning: skipped 2 unreadable images ...`, not a file:line and a source line
+        warnings.showwarning = _one_line_warning
+    try:
+        return _run(argv, debug)
+    finally:
+        warnings.showwarning = shown
+
+
+def _run(argv: list[str], debug: bool) -> int:
     try:
         app(args=argv, prog_name="noisecraft")  # standalone: usage errors and --help exit here
     except SystemExit as e:

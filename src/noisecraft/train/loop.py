@@ -116,8 +116,10 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                       f"{accelerator.device}; run folder {run.root}")
 
     # --- the loop ---------------------------------------------------------------------------------
-    bar = tqdm(total=cfg.max_steps, initial=state.step, disable=not (progress and accelerator.is_main_process),
-               dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 15, desc="train")
+    # under a wall-clock budget the step count is open-ended: no total, the budget shows in the postfix
+    bar = tqdm(total=None if cfg.max_seconds else cfg.max_steps, initial=state.step, desc="train",
+               disable=not (progress and accelerator.is_main_process), dynamic_ncols=True,
+               mininterval=0.5 if sys.stderr.isatty() else 15)
     window: dict[str, float] = defaultdict(float)
     window_steps, window_start = 0, time.perf_counter()
     done = state.step >= cfg.max_steps
@@ -146,7 +148,10 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                 values.update(epoch=state.epoch, lr=schedulers[next(iter(schedulers))].get_last_lr()[0],
                               images_per_s=global_batch * window_steps / max(elapsed, 1e-9))
                 accelerator.log(values, step=state.step)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")}, refresh=False)
+                postfix = {k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")}
+                if cfg.max_seconds:
+                    postfix["budget"] = f"{state.train_seconds:.0f}/{cfg.max_seconds:.0f}s"
+                bar.set_postfix(postfix, refresh=False)
                 window.clear()
                 window_steps, window_start = 0, time.perf_counter()
             if state.step % cfg.sample_every == 0 or done:
