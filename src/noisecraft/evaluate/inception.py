@@ -5,8 +5,9 @@ checked by SHA-1). We read that file only and never import the package (it needs
 Its preprocessing is reproduced exactly: [0, 1] -> x255, rounded to 8-bit levels -> 299x299 with the
 StyleGAN-style bilinear resize -> /255 -> the TF-Inception input range [-1, 0.9921875].
 
-`fast=True` (the default) runs the same network in channels-last memory layout under inference mode,
-on batches: features equal the plain run's within 1e-4 (tested), about 10-20% faster on CPU.
+`fast=True` (the default) runs the same network in channels-last memory layout under inference mode, in
+batches of 4: features equal the plain run's within 1e-4 (tested). Small batches matter on CPU: at 299x299
+a batch of 50 overflows the caches and runs slower than one image at a time (benchmarks/inception_speed.py).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class InceptionFeatures:
     sha1 = SHA1
     dim = 2048
 
-    def __init__(self, fast: bool = True, batch_size: int = 50) -> None:
+    def __init__(self, fast: bool = True, batch_size: int = 4) -> None:
         self.fast = fast
         self.batch_size = batch_size
 
