@@ -56,7 +56,7 @@ def main() -> None:
     ratios = {f"ours/{k}": median["ours"] / median[k] for k in ("shipped", "batch50")}
     per_1000 = {k: 1000 / v for k, v in median.items()}
     summary = (f"Inception features: shipped {median['shipped']:.1f} img/s, ours {median['ours']:.1f} img/s "
-               f"(x{ratios['ours/shipped']:.2f}); max |diff| {max(diffs.values()):.1e}; "
+               f"(x{ratios['ours/shipped']:.2f}); max abs feature diff {max(diffs.values()):.1e}; "
                f"10k reference {10000 / median['shipped'] / 60:.1f} -> {10000 / median['ours'] / 60:.1f} min")
     write_result("inception_speed", {"images_per_round": len(images), "rounds": args.rounds,
                                      "images_per_s": raw, "median_images_per_s": median, "best_images_per_s": best,
