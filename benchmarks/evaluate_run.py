@@ -23,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     result = evaluate_run(args.run, protocol=args.protocol, metrics=args.metrics, num=args.num,
                           nll_samples=args.nll_samples)
-    m, t = result["metrics"], result["timing"]
+    m = result["metrics"]
     parts = [f"{k} {m[k]:.4g}" for k in ("fid", "kid", "precision", "recall", "classifier_fid", "nll_nats") if k in m]
     summary = f"{args.run.name} ({args.protocol}, {result['protocol']['num_samples']} samples): " + ", ".join(parts)
     write_result(args.name, result, summary)

@@ -44,18 +44,16 @@ def sample(
 def reconstruction_pairs(model, path: Path, num: int):
     """Test images and their reconstructions side by side: input, output, input, output, ..."""
     import torch
-    import yaml
 
-    from noisecraft.config import DataConfig
     from noisecraft.data import build_dataset
+    from noisecraft.train.run import RunDir
 
     if not hasattr(model, "reconstruct"):
         raise ConfigError(f"--reconstruct: the {model.family} family has no encoder to reconstruct with")
-    config = path / "config.yaml"
-    if not config.is_file():
+    run = RunDir(path)
+    if not run.is_run():
         raise CheckpointError(f"--reconstruct: {path} is not a run folder (its config.yaml names the data to reconstruct)")
-    data = DataConfig.model_validate(yaml.safe_load(config.read_text())["data"])
-    dataset = build_dataset(data, "test")
+    dataset = build_dataset(run.data_config(), "test")
     x = torch.stack([dataset[i]["x"] for i in range(min(num, len(dataset)))])
     pairs = torch.stack([x, model.reconstruct(x).cpu()], dim=1).flatten(0, 1)
     return pairs, 2 * min(8, len(x))

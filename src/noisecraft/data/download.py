@@ -58,7 +58,7 @@ def download(
         raise DataError(f"{url}: download failed after {retries + 1} attempts ({error})")
     try:
         if sha256 is not None:
-            actual = file_sha256(part)
+            actual = file_digest(part)
             if actual != sha256.lower():
                 raise DataError(f"{url}: sha256 mismatch, expected {sha256.lower()}, got {actual}")
         if verify is not None:
@@ -81,12 +81,10 @@ def download_first(urls: list[str], dest: Path, **kwargs) -> Path:
     raise DataError(f"could not download {Path(dest).name} from any mirror:\n  " + "\n  ".join(failures))
 
 
-def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in chunks."""
     with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def _fetch(url: str, part: Path, timeout: float, chunk_size: int) -> None:

@@ -19,6 +19,7 @@ import noisecraft
 from noisecraft.config import StrictModel, load_recipe, read_yaml, validate_section
 from noisecraft.errors import ConfigError
 from noisecraft.evaluate.evaluator import PROTOCOLS, evaluate_run
+from noisecraft.train.checkpoint import read_loop_state
 from noisecraft.train.loop import train
 from noisecraft.train.run import RunDir
 from noisecraft.utils.images import save_grid
@@ -109,13 +110,13 @@ def run_entry(entry: Entry, suite: Suite, protocol: str, out: Path, progress: bo
     if not _finished(run, resolved):
         train(resolved, run.root, resume=run.is_run(), progress=progress)
     evaluation = evaluate_run(run.root, protocol=protocol, num=suite.num, metrics=suite.metrics, progress=progress)
-    state = _state(run)
+    state = read_loop_state(run.last_checkpoint)
     m = evaluation["metrics"]
     result = {
         "entry": entry.name, "recipe": entry.recipe, "set": entry.set, "protocol": protocol,
         "family": evaluation["model"]["family"], "params": evaluation["model"]["parameters"],
-        "train_seconds": state["train_seconds"], "train_steps": state["step"],
-        "train_images_per_s": state["examples_seen"] / max(state["train_seconds"], 1e-9),
+        "train_seconds": state.train_seconds, "train_steps": state.step,
+        "train_images_per_s": state.examples_seen / max(state.train_seconds, 1e-9),
         **{k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "classifier_fid",
                                  "classes_covered", "class_entropy", "nll_nats", "bits_per_dim")},
         "sampling_ms_per_image": evaluation["timing"].get("sampling_seconds_per_image", 0) * 1000,
@@ -125,14 +126,10 @@ def run_entry(entry: Entry, suite: Suite, protocol: str, out: Path, progress: bo
     return result
 
 
-def _state(run: RunDir) -> dict[str, Any]:
-    path = run.last_checkpoint / "trainer_state.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def _finished(run: RunDir, resolved) -> bool:
-    state, cfg = _state(run), resolved.recipe.train
-    return state.get("step", 0) >= cfg.max_steps or (cfg.max_seconds is not None and state.get("train_seconds", 0) >= cfg.max_seconds)
+    state, cfg = read_loop_state(run.last_checkpoint), resolved.recipe.train
+    return state is not None and (state.step >= cfg.max_steps or
+                                  (cfg.max_seconds is not None and state.train_seconds >= cfg.max_seconds))
 
 
 def write_leaderboard(suite: Suite, protocol: str, results: list[dict[str, Any]], out: Path, source: str) -> None:

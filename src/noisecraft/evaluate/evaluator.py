@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 import noisecraft
-from noisecraft.config import DataConfig
 from noisecraft.data import build_dataset
+from noisecraft.data.download import file_digest
 from noisecraft.errors import CheckpointError, ConfigError
 from noisecraft.evaluate import metrics as M
 from noisecraft.evaluate.inception import InceptionFeatures
@@ -69,7 +68,7 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     run = RunDir(Path(path))
     if not run.is_run():
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
-    data = DataConfig.model_validate(yaml.safe_load(run.config.read_text())["data"])
+    data = run.data_config()
     model = noisecraft.load(run.root)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood)
     num = num or PROTOCOLS[protocol]["num"]
@@ -158,15 +157,10 @@ class ClassifierExtractor:
         from noisecraft.evaluate.classifier import MNIST_CLASSIFIER_DIR
 
         self.classifier = classifier
-        self.sha1 = _file_sha1(MNIST_CLASSIFIER_DIR / "model.safetensors")
+        self.sha1 = file_digest(MNIST_CLASSIFIER_DIR / "model.safetensors", "sha1")
 
     def __call__(self, images: torch.Tensor) -> np.ndarray:
         from noisecraft.evaluate.classifier import classify
 
         return classify(self.classifier, images)[0]
 
-
-def _file_sha1(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha1(path.read_bytes()).hexdigest()

@@ -12,7 +12,6 @@ a batch of 50 overflows the caches and runs slower than one image at a time (ben
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from noisecraft.data.download import file_digest
 from noisecraft.errors import DataError
 
 SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
@@ -45,7 +45,7 @@ def weights_path() -> Path:
 @lru_cache(maxsize=2)
 def load_network(fast: bool = True) -> torch.jit.ScriptModule:
     path = weights_path()
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()
+    digest = file_digest(path, "sha1")
     if digest != SHA1:
         raise DataError(f"{path}: SHA-1 {digest}, expected {SHA1}: not the network FID numbers are defined with")
     network = torch.jit.load(str(path), map_location="cpu").eval()

@@ -49,6 +49,13 @@ def save_checkpoint(accelerator: Accelerator, folder: Path, state: LoopState, em
     accelerator.wait_for_everyone()
 
 
+def read_loop_state(folder: Path) -> LoopState | None:
+    """The loop position a checkpoint holds (after undoing an interrupted swap), or None if there is none."""
+    recover_dir(folder)
+    state_file = folder / STATE_NAME
+    return LoopState(**json.loads(state_file.read_text())) if state_file.is_file() else None
+
+
 def load_checkpoint(accelerator: Accelerator, folder: Path, ema: nn.Module | None) -> LoopState:
     recover_dir(folder)
     state_file = folder / STATE_NAME

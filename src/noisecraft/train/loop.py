@@ -30,7 +30,7 @@ from noisecraft.data import build_dataset
 from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.registry import get_family
-from noisecraft.train.checkpoint import LoopState, load_checkpoint, save_checkpoint
+from noisecraft.train.checkpoint import LoopState, load_checkpoint, read_loop_state, save_checkpoint
 from noisecraft.train.run import RunDir
 from noisecraft.train.trackers import CSVTracker, plot_loss
 from noisecraft.utils.images import save_grid
@@ -79,7 +79,7 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, state)) for name, opt in optimizers.items()}
 
     # --- Accelerate: devices, processes, precision, trackers --------------------------------------
-    tracker = CSVTracker(run.metrics, resume_step=_checkpoint_step(run) if resume else None) \
+    tracker = CSVTracker(run.metrics, resume_step=read_loop_state(run.last_checkpoint).step if resume else None) \
         if processes.is_main_process else None
     accelerator = Accelerator(
         cpu=cpu,
@@ -262,7 +262,7 @@ def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
         return
     if not run.is_run():
         raise CheckpointError(f"--resume: {run.root} is not a run folder (no config.yaml)")
-    if not (run.last_checkpoint.exists() or run.last_checkpoint.with_name("last.old").exists()):
+    if read_loop_state(run.last_checkpoint) is None:
         raise CheckpointError(f"--resume: {run.root} has no checkpoint yet (no checkpoints/last)")
     saved = yaml.safe_load(run.config.read_text())
     differences = [k for k in diff_keys(saved, resolved.to_dict()) if k != "train.max_steps"]
@@ -271,15 +271,6 @@ def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
             f"--resume: the recipe differs from {run.config} at {', '.join(differences)}; resume with the same "
             f"recipe (only train.max_steps may change), or train into a new --out"
         )
-
-
-def _checkpoint_step(run: RunDir) -> int | None:
-    import json
-
-    for folder in (run.last_checkpoint, run.last_checkpoint.with_name("last.old")):
-        if (folder / "trainer_state.json").is_file():
-            return json.loads((folder / "trainer_state.json").read_text())["step"]
-    return None
 
 
 def write_config(run: RunDir, resolved: ResolvedRecipe) -> None:

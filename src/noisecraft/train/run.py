@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from noisecraft.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from noisecraft.config import DataConfig
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,14 @@ class RunDir:
 
     def is_run(self) -> bool:
         return self.config.is_file()
+
+    def data_config(self) -> "DataConfig":
+        """The data section the run was trained on (evaluation and reconstruction use its test split)."""
+        import yaml
+
+        from noisecraft.config import DataConfig
+
+        return DataConfig.model_validate(yaml.safe_load(self.config.read_text())["data"])
 
 
 def model_dir_of(path: Path) -> Path:
