@@ -20,13 +20,18 @@ def evaluate(
     nll_samples: int = typer.Option(100, "--nll-samples", min=1, help="Importance samples per example for likelihood bounds (IWAE k)."),
     nll_num: Optional[int] = typer.Option(None, "--nll-num", min=1, help="Evaluate the likelihood on the first N examples of the split (default: all)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling option, for families that take it."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion sampler: ddpm, ddim, heun, dpmpp-2m."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Sampling steps, for families that take them."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Classifier-free guidance weight."),
+    eta: Optional[float] = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM noise."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Measure a trained model: sample quality against the data's test split, and likelihood."""
     from noisecraft.evaluate.evaluator import evaluate_run
 
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
-                          nll_samples=nll_samples, nll_num=nll_num, sample_options={"temperature": temperature},
+                          nll_samples=nll_samples, nll_num=nll_num, sample_options={"temperature": temperature, "sampler": sampler, "steps": steps,
+                                                          "guidance": guidance, "eta": eta},
                           progress=not quiet)
     table = Table("metric", "value", title=f"{run_dir} ({result['protocol']['name']}, {result['protocol']['num_samples']} samples)")
     for name, value in result["metrics"].items():

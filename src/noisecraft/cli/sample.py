@@ -1,4 +1,5 @@
-"""`noisecraft sample RUN_DIR|MODEL_DIR --num N [--seed S] [--steps K] --out FILE.png|DIR [--reconstruct]`."""
+"""`noisecraft sample RUN_DIR|MODEL_DIR --num N [--seed S] [--steps K] [--sampler S] [--guidance W] [--class C]
+--out FILE.png|DIR [--reconstruct]`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same samples."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Sampling steps, for families that take them (diffusion)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Scale of the noise / sharpness of the distribution, where the family takes it."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion: ddpm, ddim, heun or dpmpp-2m (default: the recipe's)."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Classifier-free guidance weight for conditional models (1 = none)."),
+    eta: Optional[float] = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM noise: 0 deterministic, 1 = DDPM."),
+    class_: Optional[str] = typer.Option(None, "--class", help="Class to draw (index or name) for class-conditional models; default: every class in turn."),
     out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="FILE.png for one grid, or a folder for one PNG per sample."),
     reconstruct: bool = typer.Option(False, "--reconstruct", help="Show test images beside their reconstructions (families with an encoder; needs a run folder)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
@@ -29,7 +34,8 @@ def sample(
     if reconstruct:
         images, nrow = reconstruction_pairs(model, path, num)
     else:
-        images = generate(model, num, seed=seed, steps=steps, temperature=temperature)
+        images = generate(model, num, seed=seed, condition=class_, steps=steps, temperature=temperature,
+                          sampler=sampler, guidance=guidance, eta=eta)
         nrow = None
     if out.suffix.lower() == ".png":
         save_grid(images, out, nrow=nrow)

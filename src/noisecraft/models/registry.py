@@ -11,6 +11,7 @@ from noisecraft.models.base import GenerativeModel
 BUILTIN_FAMILIES = {
     "vae": "noisecraft.models.vae",
     "classifier": "noisecraft.models.classifier",
+    "diffusion": "noisecraft.models.diffusion",
 }
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from noisecraft.errors import ConfigError
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.vae import VAE, VAEConfig
@@ -77,5 +78,5 @@ def test_image_sides_must_fit_the_downsampling():
 
 
 def test_unconditional_vae_rejects_a_condition():
-    with pytest.raises(ValueError, match="unconditional"):
+    with pytest.raises(ConfigError, match="unconditional"):
         make().sample(2, condition=3)

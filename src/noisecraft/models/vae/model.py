@@ -16,6 +16,7 @@ from pydantic import Field
 from torch import nn
 
 from noisecraft.data.base import DataSpec
+from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.registry import register
 from noisecraft.nn.shapes import downsampled_size
@@ -76,7 +77,7 @@ class VAE(GenerativeModel):
         self, n: int, condition: Any = None, generator: torch.Generator | None = None, temperature: float = 1.0,
     ) -> torch.Tensor:
         if condition is not None:
-            raise ValueError("this VAE is unconditional: it takes no condition")
+            raise ConfigError("--class: this VAE is unconditional: it takes no condition")
         z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
         return torch.sigmoid(self.decode(z.to(self.device)))
 
