@@ -84,13 +84,35 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     protocol_info: dict[str, Any] = {"name": protocol, "num_samples": num, "seed": seed, "split": split,
                                      "sample_options": options}
 
-    needs_samples = bool((INCEPTION_METRICS | CLASSIFIER_METRICS) & set(chosen))
-    samples = None
-    if needs_samples:
+    if (INCEPTION_METRICS | CLASSIFIER_METRICS) & set(chosen):
         t = time.perf_counter()
         samples = generate(model, num, seed=seed, batch_size=batch_size, progress=progress, **options)
         result["timing"]["sampling_seconds_per_image"] = (time.perf_counter() - t) / num
+        scores = score_samples(samples, data, split, chosen, protocol_info, progress=progress)
+        result["metrics"].update(scores["metrics"])
+        result["timing"].update(scores["timing"])
 
+    if "nll" in chosen:
+        report = likelihood_report(model, build_dataset(data, split), num=nll_num, importance_samples=nll_samples,
+                                   seed=seed, progress=progress)
+        result["metrics"].update(nll_nats=report["nll_nats"], bits_per_dim=report["bits_per_dim"])
+        result["likelihood"] = report
+
+    result["timing"]["total_seconds"] = time.perf_counter() - started
+    result = {"run": str(run.root), "model": {"family": model.family, "parameters": model.num_parameters()},
+              "protocol": protocol_info, **result, "noisecraft_version": noisecraft.__version__,
+              "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if write:
+        (run.root / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def score_samples(samples: torch.Tensor, data, split: str, chosen: list[str], protocol_info: dict[str, Any],
+                  progress: bool = True) -> dict[str, Any]:
+    """Sample-quality metrics of images in [0, 1] against the data's `split` (its features cached).
+    Fills `protocol_info` with what the numbers depend on; also used to score other libraries' samples."""
+    result: dict[str, Any] = {"metrics": {}, "timing": {}}
+    num = len(samples)
     if INCEPTION_METRICS & set(chosen):
         extractor = InceptionFeatures()
         t = time.perf_counter()
@@ -116,19 +138,6 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
             result["metrics"]["classifier_fid"] = M.fid(real, fake)
         if "classes" in chosen:
             result["metrics"].update(class_coverage(torch.as_tensor(probs)))
-
-    if "nll" in chosen:
-        report = likelihood_report(model, build_dataset(data, split), num=nll_num, importance_samples=nll_samples,
-                                   seed=seed, progress=progress)
-        result["metrics"].update(nll_nats=report["nll_nats"], bits_per_dim=report["bits_per_dim"])
-        result["likelihood"] = report
-
-    result["timing"]["total_seconds"] = time.perf_counter() - started
-    result = {"run": str(run.root), "model": {"family": model.family, "parameters": model.num_parameters()},
-              "protocol": protocol_info, **result, "noisecraft_version": noisecraft.__version__,
-              "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    if write:
-        (run.root / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 

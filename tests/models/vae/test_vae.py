@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-from noisecraft.errors import ConfigError
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.vae import VAE, VAEConfig
