@@ -10,12 +10,12 @@ import torch
 def alphas_cumprod(schedule: str, timesteps: int) -> torch.Tensor:
     """alpha_bar_t for t = 0..T-1 (float64).
 
-    linear: betas from 1e-4 to 0.02 scaled to T = 1000 (Ho et al. 2020).
+    linear: betas from 1e-4 to 0.02 scaled to T = 1000 (Ho et al. 2020), clipped at 0.999 (short T).
     cosine: alpha_bar = cos^2((t/T + s) / (1 + s) * pi/2), betas clipped at 0.999 (Nichol & Dhariwal 2021).
     """
     if schedule == "linear":
         scale = 1000 / timesteps
-        betas = torch.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=torch.float64)
+        betas = torch.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=torch.float64).clamp(max=0.999)
     elif schedule == "cosine":
         s = 0.008
         f = torch.cos((torch.arange(timesteps + 1, dtype=torch.float64) / timesteps + s) / (1 + s) * math.pi / 2) ** 2
