@@ -2,7 +2,8 @@
 
 noise level -> sinusoidal embedding -> MLP (+ a class embedding) = `emb`; every residual block scales and
 shifts its group-normed activations by `emb` (adaptive group norm), so one network serves every noise
-level and class. Self-attention runs only at the low resolutions listed in `attention` (cheap there);
+level and class. Self-attention runs at the resolutions listed in `attention` and in the middle block,
+where the image is smallest (attention costs grow with the square of the pixel count);
 with `context_dim` set, those blocks also cross-attend to a context sequence (text tokens).
 
 Any input size works: upsampling matches the size of the skip connection it meets (28 -> 14 -> 7 -> 4 -> 7).
