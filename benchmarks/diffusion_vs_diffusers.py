@@ -322,6 +322,7 @@ def headline(args) -> None:
         info = {"name": "headline", "num_samples": args.num, "seed": args.seed, "split": "test"}
         scores = score_samples(samples, data, "test", ["fid", "kid", "pr"], info, progress=True)
         write(path, {"model": name, "sampler": best["sampler"], "nfe": best["nfe"], "chosen_by": f"lowest FID at N={args.grid_num}",
+                     "chosen_among": sorted(f"{r['sampler']}/nfe{r['nfe']}" for r in rows),
                      "sampling_seconds": seconds, "protocol": info, **scores})
 
 
