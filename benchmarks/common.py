@@ -44,12 +44,19 @@ def environment() -> dict[str, Any]:
 START = environment()
 
 
+def write_record(path: Path, result: dict[str, Any]) -> Path:
+    """Save one result file, environment at start first, atomically (a grid resumes by which files exist)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {**START, **result, "load_average_after": os.getloadavg()}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
 def write_result(name: str, result: dict[str, Any], summary: str) -> Path:
-    """Save results/<name>.json (environment at start first) and refresh the README table."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {**START, "summary": summary, **result, "load_average_after": os.getloadavg()}
-    path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    """Save results/<name>.json and refresh the README table."""
+    path = write_record(RESULTS / f"{name}.json", {"summary": summary, **result})
     update_table()
     print(f"{summary}\nwrote {path}")
     return path

@@ -357,12 +357,7 @@ def report(args) -> None:
 
 
 def write(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {**common.START, **record, "load_average_after": os.getloadavg()}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
-    print(f"wrote {path}", flush=True)
+    print(f"wrote {common.write_record(path, record)}", flush=True)
 
 
 def main() -> None:
@@ -380,16 +375,16 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=1800)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("quality")
+    seeded = argparse.ArgumentParser(add_help=False)
+    seeded.add_argument("--seed", type=int, default=0)
+    graded = argparse.ArgumentParser(add_help=False)
+    graded.add_argument("--grid-num", type=int, default=2000, help="the quality grid's N to read")
+    p = sub.add_parser("quality", parents=[seeded])
     p.add_argument("--num", type=int, default=2000)
     p.add_argument("--nfe", type=lambda s: [int(v) for v in s.split(",")], default=list(NFES))
-    p.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("headline")
+    p = sub.add_parser("headline", parents=[seeded, graded])
     p.add_argument("--num", type=int, default=10000)
-    p.add_argument("--grid-num", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("report")
-    p.add_argument("--grid-num", type=int, default=2000)
+    sub.add_parser("report", parents=[graded])
     args = parser.parse_args()
     {"speed": speed, "train": train, "train-diffusers": train_diffusers, "quality": quality,
      "headline": headline, "report": report}[args.command](args)

@@ -29,10 +29,9 @@ def evaluate(
     """Measure a trained model: sample quality against the data's test split, and likelihood."""
     from noisecraft.evaluate.evaluator import evaluate_run
 
+    options = {"temperature": temperature, "sampler": sampler, "steps": steps, "guidance": guidance, "eta": eta}
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
-                          nll_samples=nll_samples, nll_num=nll_num, sample_options={"temperature": temperature, "sampler": sampler, "steps": steps,
-                                                          "guidance": guidance, "eta": eta},
-                          progress=not quiet)
+                          nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet)
     table = Table("metric", "value", title=f"{run_dir} ({result['protocol']['name']}, {result['protocol']['num_samples']} samples)")
     for name, value in result["metrics"].items():
         table.add_row(name, f"{value:.6g}" if isinstance(value, float) else str(value))

@@ -23,7 +23,7 @@ from pydantic import Field, field_validator, model_validator
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
-from noisecraft.models.diffusion.samplers import ALIASES, SAMPLERS, karras_sigmas, sampler_name
+from noisecraft.models.diffusion.samplers import SAMPLERS, karras_sigmas, sampler_name, unknown_sampler
 from noisecraft.models.diffusion.schedules import alphas_cumprod, sigmas_of
 from noisecraft.models.registry import register
 from noisecraft.nn.unet import UNet
@@ -60,8 +60,9 @@ class DiffusionConfig(ModelConfig):
     @field_validator("sampler")
     @classmethod
     def _known_sampler(cls, name: str) -> str:
-        if name.lower() not in SAMPLERS and name.lower() not in ALIASES:
-            raise ValueError(f"unknown sampler {name!r} (choose from: {', '.join(SAMPLERS)})")
+        problem = unknown_sampler(name)
+        if problem:
+            raise ValueError(problem)
         return name
 
     @model_validator(mode="after")

@@ -104,11 +104,18 @@ SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddpm": ddpm, "ddim": ddim, 
 ALIASES = {"dpm++2m": "dpmpp-2m", "dpm-solver++": "dpmpp-2m", "euler-ancestral": "ddpm", "euler": "ddim"}
 
 
+def unknown_sampler(name: str) -> str | None:
+    """Why `name` names no sampler, or None if it names one (alias or canonical, any case)."""
+    if ALIASES.get(name.lower(), name.lower()) in SAMPLERS:
+        return None
+    return f"unknown sampler {name.lower()!r} (choose from: {', '.join(SAMPLERS)})"
+
+
 def sampler_name(name: str) -> str:
-    name = ALIASES.get(name.lower(), name.lower())
-    if name not in SAMPLERS:
-        raise ConfigError(f"--sampler: unknown sampler {name!r} (choose from: {', '.join(SAMPLERS)})")
-    return name
+    problem = unknown_sampler(name)
+    if problem:
+        raise ConfigError(f"--sampler: {problem}")
+    return ALIASES.get(name.lower(), name.lower())
 
 
 def function_evaluations(sampler: str, steps: int) -> int:
