@@ -25,33 +25,62 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
+IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files")
+TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride")
+TEXT_DATASETS = ("tinyshakespeare", "text")
+
+
 class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
-    dataset: Literal["mnist", "digits", "image_folder"] | None = Field(
-        None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder"
+    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text"] | None = Field(
+        None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
+        "when image_folder / text_path is set"
     )
     image_folder: Path | None = Field(None, description="any folder of images, searched recursively")
     image_size: int | None = Field(None, ge=4, le=1024, description="resize (+ center crop) to this size")
     channels: Literal[1, 3] | None = Field(None, description="1 = grayscale, 3 = RGB; default: the data's own")
     labels: bool = Field(False, description="image_folder: class labels from sub-folder names")
     skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images with a warning")
-    test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none")
-    limit: int | None = Field(None, ge=1, description="use only the first N examples of a split")
+    text_path: Path | None = Field(None, description="a UTF-8 .txt file, or a folder of them (searched recursively)")
+    tokenizer: Literal["char", "bpe"] = Field("char", description="text: characters, or byte-level BPE trained on the corpus")
+    vocab_size: int = Field(512, ge=256, le=1 << 20, description="text: BPE vocabulary size (the 256 bytes + merges)")
+    block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on")
+    stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size)")
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none "
+                                 "(text: the last fraction of the characters, the validation split)")
+    limit: int | None = Field(None, ge=1, description="use only the first N examples (text: windows) of a split")
     source: Literal["package", "download"] = Field(
-        "package", description="mnist: the copy shipped in the package, or a download into cache_dir"
+        "package", description="mnist, tinyshakespeare: the copy shipped in the package, or a download into cache_dir"
     )
-    cache_dir: Path | None = Field(None, description="download cache (default $NOISECRAFT_CACHE or ~/.cache/noisecraft)")
+    cache_dir: Path | None = Field(None, description="download and token cache (default $NOISECRAFT_CACHE or ~/.cache/noisecraft)")
 
     @model_validator(mode="after")
     def _resolve_dataset(self) -> "DataConfig":
         if self.image_folder is not None and self.dataset not in (None, "image_folder"):
             raise ValueError(f"data.image_folder is set, so data.dataset must be image_folder, not {self.dataset!r}")
+        if self.text_path is not None and self.dataset not in (None, "text"):
+            raise ValueError(f"data.text_path is set, so data.dataset must be text, not {self.dataset!r}")
         if self.dataset == "image_folder" and self.image_folder is None:
             raise ValueError("data.dataset is image_folder but data.image_folder (a folder path) is missing")
+        if self.dataset == "text" and self.text_path is None:
+            raise ValueError("data.dataset is text but data.text_path (a .txt file or folder) is missing")
         if self.dataset is None:
-            object.__setattr__(self, "dataset", "image_folder" if self.image_folder is not None else "mnist")
+            dataset = "image_folder" if self.image_folder is not None else "text" if self.text_path is not None else "mnist"
+            object.__setattr__(self, "dataset", dataset)
+        text = self.dataset in TEXT_DATASETS
+        # set to something other than the default (a run's config.yaml lists every key, defaults included)
+        wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS)
+                 if getattr(self, k) != type(self).model_fields[k].default]
+        if wrong:
+            kind = "image" if text else "text"
+            raise ValueError(f"data.{wrong[0]} is for {kind} data; data.dataset {self.dataset!r} is "
+                             f"{'text' if text else 'images'}")
         return self
+
+    @property
+    def modality(self) -> str:
+        return "tokens" if self.dataset in TEXT_DATASETS else "image"
 
 
 class TrainConfig(StrictModel):

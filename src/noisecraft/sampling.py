@@ -1,8 +1,13 @@
 """One sampling path for the CLI, the Python API and (later) the server: options checked by name,
-batched so that any N fits in memory, deterministic for a seed."""
+batched so that any N fits in memory, deterministic for a seed.
+
+Images come back as a tensor [N, C, H, W] in [0, 1]; token models' samples come back decoded, as texts.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,10 +29,13 @@ def check_options(model: GenerativeModel, options: dict[str, Any]) -> dict[str, 
 
 @torch.no_grad()
 def generate(model: GenerativeModel, num: int, seed: int = 0, batch_size: int = 256, condition: Any = None,
-             progress: bool = False, **options: Any) -> torch.Tensor:
-    """`num` samples from one generator seeded with `seed`: the same seed gives the same samples."""
+             progress: bool = False, **options: Any) -> torch.Tensor | list[str]:
+    """`num` samples from one generator seeded with `seed`: the same seed gives the same samples.
+    For token models `condition` is the prompt and the result is the decoded continuations."""
     if num < 1:
         raise ConfigError(f"--num: must be at least 1 (got {num})")
+    if model.modality == "tokens":
+        return generate_text(model, num, seed=seed, prompt=condition, batch_size=min(batch_size, 64), **options)
     options = check_options(model, options)
     generator = torch.Generator().manual_seed(seed)
     chunks = []
@@ -37,3 +45,78 @@ def generate(model: GenerativeModel, num: int, seed: int = 0, batch_size: int = 
             chunks.append(model.sample(n, condition=condition, generator=generator, **options).cpu())
             bar.update(n)
     return torch.cat(chunks)
+
+
+@torch.no_grad()
+def generate_text(model: GenerativeModel, num: int = 1, seed: int = 0, prompt: str | list[int] | None = None,
+                  batch_size: int = 64, stream: Callable[[str], None] | None = None, **options: Any) -> list[str]:
+    """`num` continuations of `prompt` (text, without the prompt, cut before the first stop string).
+    `stream(piece)` receives the first continuation as it is generated."""
+    if num < 1:
+        raise ConfigError(f"--num: must be at least 1 (got {num})")
+    options = check_options(model, options)
+    stops = [s for s in options.get("stop") or [] if s]
+    tokenizer = model.tokenizer
+    generator = torch.Generator().manual_seed(seed)
+    texts: list[str] = []
+    for start in range(0, num, batch_size):
+        streamer = Streamer(tokenizer, stops, stream) if stream is not None and start == 0 else None
+        ids = model.sample(min(batch_size, num - start), condition=prompt, generator=generator,
+                           on_step=streamer, **options)
+        texts += [cut_at_stop(tokenizer.decode(row), stops) for row in ids]
+        if streamer is not None:
+            streamer.finish(texts[0])
+    return texts
+
+
+def cut_at_stop(text: str, stops: list[str]) -> str:
+    cuts = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return text[: min(cuts)] if cuts else text
+
+
+class Streamer:
+    """Hands the first sample's text to `emit` as it grows: whole characters only, and never text that
+    could still turn out to be the start of a stop string."""
+
+    def __init__(self, tokenizer: Any, stops: list[str], emit: Callable[[str], None]) -> None:
+        self.tokenizer, self.stops, self.emit = tokenizer, stops, emit
+        self.ids: list[int] = []
+        self.sent = 0
+        self.done = False
+        self.hold = max((len(s) for s in stops), default=1) - 1
+
+    def __call__(self, next_tokens: torch.Tensor) -> None:
+        if self.done:
+            return
+        self.ids.append(int(next_tokens[0]))
+        text = self.tokenizer.decode(self.ids)
+        if any(s in text for s in self.stops):
+            self.done = True
+            return
+        safe = len(text) - self.hold
+        while safe > self.sent and text[safe - 1] == "\ufffd":  # an incomplete UTF-8 sequence so far
+            safe -= 1
+        if safe > self.sent:
+            self.emit(text[self.sent : safe])
+            self.sent = safe
+
+    def finish(self, final: str) -> None:
+        if len(final) > self.sent:
+            self.emit(final[self.sent :])
+        self.sent = len(final)
+
+
+def write_samples_file(model: GenerativeModel, stem: Path, num: int, seed: int) -> Path | None:
+    """What training writes every `sample_every` steps: a PNG grid of images, or a text file of samples
+    (nothing for a family that generates neither, like the classifier)."""
+    from noisecraft.utils.images import save_grid
+
+    if model.modality == "tokens":
+        texts = generate_text(model, min(num, 4), seed=seed, max_tokens=min(model.config.max_tokens, 300))
+        path = stem.with_suffix(".txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"--- sample {i + 1} ---\n{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
+        return path
+    if model.modality != "image":
+        return None
+    return save_grid(model.sample(num, generator=torch.Generator().manual_seed(seed)), stem.with_suffix(".png"))

@@ -90,7 +90,7 @@ def test_reconstruct_shows_inputs_beside_outputs(capsys, trained: Path, tmp_path
         (["train", "mnist-vae-tiny", "--out", "{tmp}/new", "--resume"], "error: --resume: .*new is not a run folder"),
         (["recipes", "show", "nope"], "error: unknown recipe 'nope'"),
         (["datasets", "show", "cifar"], "error: unknown data set 'cifar'"),
-        (["datasets", "download", "digits"], "error: datasets download: only mnist has a download"),
+        (["datasets", "download", "digits"], "error: datasets download: only mnist and tinyshakespeare have a download"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_problem(capsys, trained: Path, tmp_path: Path, argv, message):

@@ -9,13 +9,14 @@ from noisecraft.errors import DataError
 
 
 def test_entries_are_json_and_locations_exist():
-    assert set(DATASETS) == {"mnist", "digits", "image_folder"}
+    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder"}
     for info in DATASETS.values():
         record = json.loads(json.dumps(info.to_dict()))
-        assert record["name"] == info.name and record["modality"] == "image"
+        assert record["name"] == info.name and record["modality"] == ("text" if info.name in ("tinyshakespeare", "text") else "image")
     assert (DATASETS["mnist"].location / "train-images-idx3-ubyte.gz").is_file()
     assert DATASETS["digits"].location.name == "digits.csv.gz" and DATASETS["digits"].location.is_file()
     assert DATASETS["image_folder"].location is None
+    assert DATASETS["tinyshakespeare"].location.stat().st_size == 1115394
 
 
 def test_digits_split_sizes_match_recipes():
@@ -25,7 +26,14 @@ def test_digits_split_sizes_match_recipes():
     assert splits["train"] + splits["test"] == 1797
 
 
+def test_shakespeare_split_sizes_are_the_loaded_ones():
+    from noisecraft.data import build_dataset
+
+    for split, chars in DATASETS["tinyshakespeare"].splits.items():
+        assert len(build_dataset(DataConfig(dataset="tinyshakespeare", block_size=8), split).tokens) == chars
+
+
 def test_unknown_name_lists_known():
     assert get_dataset_info("mnist").shape == (1, 28, 28)
-    with pytest.raises(DataError, match="unknown data set 'cifar'; known: mnist, digits, image_folder"):
+    with pytest.raises(DataError, match="unknown data set 'cifar'; known: mnist, digits, tinyshakespeare, text, image_folder"):
         get_dataset_info("cifar")

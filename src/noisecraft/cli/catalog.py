@@ -77,15 +77,20 @@ def datasets_show(name: str = typer.Argument(..., help="A data set name from `no
 
 @datasets_app.command("download")
 def datasets_download(
-    name: str = typer.Argument(..., help="mnist"),
+    name: str = typer.Argument(..., help="mnist or tinyshakespeare"),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Default: $NOISECRAFT_CACHE or ~/.cache/noisecraft."),
     mirrors: list[str] = typer.Option([], "--mirror", help="Base URL to try instead of the canonical mirrors (repeatable)."),
 ) -> None:
-    """Download a data set into the cache (resumable, checksummed); training needs no download: MNIST ships in the package."""
+    """Download a data set into the cache (resumable, checksummed); training needs no download: both ship in the package."""
     from noisecraft.data.mnist import MIRRORS, download_mnist
+    from noisecraft.data.text import download_shakespeare
 
+    if name == "tinyshakespeare":
+        typer.echo(f"tinyshakespeare: verified file {download_shakespeare(cache_dir)}")
+        return
     if name != "mnist":
-        raise ConfigError(f"datasets download: only mnist has a download (got {name!r}); the others ship with a package")
+        raise ConfigError(f"datasets download: only mnist and tinyshakespeare have a download (got {name!r}); "
+                          "the others ship with a package")
     folder = download_mnist(cache_dir, mirrors=mirrors or MIRRORS)
     typer.echo(f"mnist: verified files in {folder}")
 

@@ -12,13 +12,13 @@ from rich.table import Table
 
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder (its config.yaml names the reference data)."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll (default: the protocol's, plus nll where the family has a likelihood)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three)."),
     protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
     num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
     split: str = typer.Option("test", "--split", help="Reference split of the run's data."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     nll_samples: int = typer.Option(100, "--nll-samples", min=1, help="Importance samples per example for likelihood bounds (IWAE k)."),
-    nll_num: Optional[int] = typer.Option(None, "--nll-num", min=1, help="Evaluate the likelihood on the first N examples of the split (default: all)."),
+    nll_num: Optional[int] = typer.Option(None, "--nll-num", min=1, help="Evaluate the likelihood on the first N examples (token models: windows) of the split (default: all)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling option, for families that take it."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion sampler: ddpm, ddim, heun, dpmpp-2m."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Sampling steps, for families that take them."),
@@ -32,7 +32,9 @@ def evaluate(
     options = {"temperature": temperature, "sampler": sampler, "steps": steps, "guidance": guidance, "eta": eta}
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
                           nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet)
-    table = Table("metric", "value", title=f"{run_dir} ({result['protocol']['name']}, {result['protocol']['num_samples']} samples)")
+    info = result["protocol"]
+    size = f"{info['num_samples']} samples" if "num_samples" in info else f"{info['tokens']:,} tokens of the {info['split']} split"
+    table = Table("metric", "value", title=f"{run_dir} ({info['name']}, {size})")
     for name, value in result["metrics"].items():
         table.add_row(name, f"{value:.6g}" if isinstance(value, float) else str(value))
     for name, value in result["timing"].items():

@@ -21,7 +21,7 @@ def sample(
     guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Classifier-free guidance weight for conditional models (1 = none)."),
     eta: Optional[float] = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM noise: 0 deterministic, 1 = DDPM."),
     class_: Optional[str] = typer.Option(None, "--class", help="Class to draw (index or name) for class-conditional models; default: every class in turn."),
-    out: Path = typer.Option(Path("samples.png"), "--out", "-o", help="FILE.png for one grid, or a folder for one PNG per sample."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="FILE.png for one grid (default samples.png), or a folder for one PNG per sample; token models: a .txt file (default: print)."),
     reconstruct: bool = typer.Option(False, "--reconstruct", help="Show test images beside their reconstructions (families with an encoder; needs a run folder)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
 ) -> None:
@@ -31,6 +31,18 @@ def sample(
     from noisecraft.utils.images import save_each, save_grid
 
     model = noisecraft.load(path, device=device)
+    if model.modality == "tokens":  # unprompted texts; `noisecraft generate` continues a prompt
+        from noisecraft.cli.generate import write_texts
+
+        texts = generate(model, num, seed=seed, condition=class_, temperature=temperature, steps=steps,
+                         sampler=sampler, guidance=guidance, eta=eta)
+        if out is None:
+            typer.echo("".join(f"--- sample {i + 1} ---\n{t}\n" for i, t in enumerate(texts)), nl=False)
+        else:
+            write_texts(out, texts)
+            typer.echo(f"wrote {len(texts)} texts to {out}")
+        return
+    out = out or Path("samples.png")
     if reconstruct:
         images, nrow = reconstruction_pairs(model, path, num)
     else:

@@ -1,4 +1,5 @@
-"""Data sets as in-memory `ImageDataset`s: built-in ones (mnist, digits) and any folder of images.
+"""Data sets: in-memory `ImageDataset`s (mnist, digits, any folder of images) and memory-mapped
+`TokenDataset`s (tinyshakespeare, any text).
 
 `build_dataset(cfg.data, split)` is what the trainer and evaluators call; the loaders are public for
 use from Python.
@@ -15,27 +16,35 @@ from noisecraft.data.catalog import DATASETS, DatasetInfo, get_dataset_info
 from noisecraft.data.digits import load_digits
 from noisecraft.data.image_folder import load_image_folder
 from noisecraft.data.mnist import download_mnist, load_mnist
+from noisecraft.data.text import TokenDataset, load_text_dataset
 from noisecraft.data.transforms import convert_channels, resize_images
 
 if TYPE_CHECKING:
     from noisecraft.config import DataConfig
+    from noisecraft.text.tokenizers import Tokenizer
 
 __all__ = [
     "DATASETS",
     "DataSpec",
     "DatasetInfo",
     "ImageDataset",
+    "TokenDataset",
     "build_dataset",
     "download_mnist",
     "get_dataset_info",
     "load_digits",
     "load_image_folder",
     "load_mnist",
+    "load_text_dataset",
 ]
 
 
-def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train") -> ImageDataset:
-    """The `split` of the data set a recipe's `data:` section describes, resized, converted and limited."""
+def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
+                  tokenizer: Tokenizer | None = None) -> ImageDataset | TokenDataset:
+    """The `split` of the data set a recipe's `data:` section describes, resized, converted and limited;
+    text is tokenized with `tokenizer` (a trained model's) or one trained on the corpus."""
+    if cfg.modality == "tokens":
+        return load_text_dataset(cfg, split, tokenizer)
     if cfg.dataset == "image_folder":
         return load_image_folder(
             cfg.image_folder,

@@ -1,12 +1,13 @@
 """What every data set hands to a model: examples as dicts, and a `DataSpec` saying their shape.
 
 Images are the common currency of the image families: uint8 in memory, float32 in [0, 1] when served,
-shape (C, H, W). A model never sees file formats or folders, only tensors and the spec.
+shape (C, H, W). Token streams (text, and later music, SMILES, VQ codes) are int64 windows, {"x": [L + 1]}.
+A model never sees file formats or folders, only tensors and the spec.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -19,9 +20,13 @@ class DataSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     modality: Literal["image", "tokens"] = "image"
-    shape: tuple[int, ...]  # (C, H, W) for images
+    shape: tuple[int, ...]  # (C, H, W) for images; (block_size,) for tokens: the context a model is built for
     num_classes: int | None = None  # None: unlabelled data
     class_names: list[str] | None = None
+    # token data only
+    vocab_size: int | None = None
+    tokenizer: dict[str, Any] | None = None  # `Tokenizer.to_dict()`: saved with the model, plain JSON
+    start_tokens: list[int] | None = None  # what an unprompted sample starts from
 
 
 class ImageDataset(Dataset):

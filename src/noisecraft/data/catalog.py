@@ -11,6 +11,7 @@ from typing import Any
 from noisecraft.data.digits import NUM_EXAMPLES as DIGITS_EXAMPLES
 from noisecraft.data.image_folder import EXTENSIONS
 from noisecraft.data.mnist import MIRRORS, PACKAGE_DIR
+from noisecraft.data.text import SHAKESPEARE_FILE, SHAKESPEARE_URL
 from noisecraft.data.transforms import SPLIT_SEED, holdout_size
 from noisecraft.errors import DataError
 
@@ -88,6 +89,29 @@ DATASETS: dict[str, DatasetInfo] = {
             citation="E. Alpaydin, C. Kaynak, Optical Recognition of Handwritten Digits, UCI Machine Learning "
             "Repository (1998); license CC BY 4.0",
             locate=_sklearn_digits_file,
+        ),
+        DatasetInfo(
+            name="tinyshakespeare",
+            description="Tiny Shakespeare: 1,115,394 characters (65 distinct) of Shakespeare's plays; the last 10% "
+            "of the characters is the validation (test) split, as in nanoGPT",
+            shape=None,
+            splits={"train": 1003854, "test": 111540},
+            source=f"shipped in the noisecraft package; download (data.source: download): {SHAKESPEARE_URL}",
+            recipe="data: {dataset: tinyshakespeare, tokenizer: char, block_size: 128}",
+            citation="A. Karpathy, char-rnn (2015), from the works of William Shakespeare (public domain)",
+            locate=lambda: SHAKESPEARE_FILE,
+            modality="text",
+        ),
+        DatasetInfo(
+            name="text",
+            description="any UTF-8 .txt file, or a folder of them (searched recursively, concatenated in path order); "
+            "tokenized with data.tokenizer (char or bpe) into memory-mapped arrays cached under cache_dir/tokens",
+            shape=None,
+            splits=None,
+            source="your own files",
+            recipe="data: {text_path: PATH, tokenizer: bpe, vocab_size: 2048, block_size: 128}",
+            citation="yours: check the license of your text",
+            modality="text",
         ),
         DatasetInfo(
             name="image_folder",

@@ -39,16 +39,26 @@ METRICS = {
     "cfid": "FID on the shipped MNIST classifier's features",
     "classes": "class coverage and entropy of the shipped MNIST classifier's predictions",
     "nll": "negative log-likelihood (nats/example, bits/dim) on the split",
+    "loss": "token models: validation loss, nats per token",
+    "bpc": "token models: bits per character of the validation text",
+    "perplexity": "token models: exp(loss)",
 }
+TOKEN_METRICS = {"loss": "loss_nats_per_token", "bpc": "bits_per_character", "perplexity": "perplexity"}
 INCEPTION_METRICS = {"fid", "kid", "pr"}
 CLASSIFIER_METRICS = {"cfid", "classes"}
 
 
-def parse_metrics(text: str | None, protocol: str, has_likelihood: bool) -> list[str]:
-    if text is None:
+def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modality: str = "image") -> list[str]:
+    if text is None and modality == "tokens":
+        chosen = list(TOKEN_METRICS)
+    elif text is None:
         chosen = list(PROTOCOLS[protocol]["metrics"]) + (["nll"] if has_likelihood else [])
     else:
         chosen = [m.strip().lower() for m in text.split(",") if m.strip()]
+    mismatched = [m for m in chosen if m in METRICS and (m in TOKEN_METRICS) != (modality == "tokens")]
+    if mismatched:
+        raise ConfigError(f"--metrics {mismatched[0]}: not a metric for {modality} models "
+                          f"(choose from: {', '.join(m for m in METRICS if (m in TOKEN_METRICS) == (modality == 'tokens'))})")
     unknown = [m for m in chosen if m not in METRICS]
     if "is" in unknown:
         raise ConfigError("--metrics is: the shipped Inception network gives pool features, not class logits, "
@@ -70,7 +80,9 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
     data = run.data_config()
     model = noisecraft.load(run.root)
-    chosen = parse_metrics(metrics, protocol, model.has_likelihood)
+    chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
+    if model.modality == "tokens":
+        return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write)
     num = num or PROTOCOLS[protocol]["num"]
     if "pr" in chosen and num <= 3:
         raise ConfigError(f"--num: precision/recall (k=3 neighbours) needs more than 3 samples, got {num}")
@@ -99,6 +111,24 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
         result["likelihood"] = report
 
     result["timing"]["total_seconds"] = time.perf_counter() - started
+    return finish(run, model, protocol_info, result, write)
+
+
+def evaluate_token_run(run: RunDir, model, data, chosen: list[str], *, split: str, max_windows: int | None,
+                       progress: bool, write: bool) -> dict[str, Any]:
+    """Validation loss, bits per character and perplexity on `split`, tokenized with the model's own tokenizer."""
+    from noisecraft.evaluate.token_metrics import token_report
+
+    report = token_report(model, build_dataset(data, split, tokenizer=model.tokenizer), max_windows=max_windows,
+                          progress=progress)
+    protocol_info = {"name": "validation", "split": split, "tokens": report["tokens"], "characters": report["characters"],
+                     "windows": report["windows"], "block_size": report["block_size"]}
+    return finish(run, model, protocol_info, {"metrics": {TOKEN_METRICS[m]: report[TOKEN_METRICS[m]] for m in chosen},
+                                              "timing": {"total_seconds": report["seconds"]}}, write)
+
+
+def finish(run: RunDir, model, protocol_info: dict[str, Any], result: dict[str, Any], write: bool) -> dict[str, Any]:
+    """The metrics.json record: what was measured, on what, by which version, when."""
     result = {"run": str(run.root), "model": {"family": model.family, "parameters": model.num_parameters()},
               "protocol": protocol_info, **result, "noisecraft_version": noisecraft.__version__,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -4,7 +4,8 @@ A family is a `GenerativeModel` subclass with a pydantic config class. The train
 
 - `optimizer_groups()`: which parameters each optimizer owns (one optimizer, or several: a GAN has two);
 - `forward(batch, optimizer=name)`: the loss that optimizer minimises, as a `StepOutput`;
-- `sample(n, condition=None, generator=None, **options)`: new examples (images in [0, 1]);
+- `sample(n, condition=None, generator=None, **options)`: new examples (images in [0, 1]; token models:
+  the new token ids of each sample);
 - where the family has one, `log_likelihood(x)`: log p(x) in nats per example.
 
 A model folder is `config.json` (family, config, data spec) + `model.safetensors`; loading one never
@@ -28,7 +29,7 @@ from torch import nn
 
 from noisecraft.config import StrictModel
 from noisecraft.data.base import DataSpec
-from noisecraft.errors import CheckpointError
+from noisecraft.errors import CheckpointError, ConfigError
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -51,12 +52,16 @@ class StepOutput:
 class GenerativeModel(nn.Module):
     family: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]]
-    modality: ClassVar[str] = "image"
+    modality: ClassVar[str] = "image"  # what `sample` produces
+    data_modality: ClassVar[str] = "image"  # what the family trains on (DataSpec.modality)
     # Keyword options `sample` accepts beyond n/condition/generator (the CLI rejects others by name).
     sample_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
         super().__init__()
+        if spec.modality != self.data_modality:
+            raise ConfigError(f"the {self.family} family models {self.data_modality} data, but the data is "
+                              f"{spec.modality}: choose a {spec.modality} family or other data")
         self.config = config
         self.spec = spec
 

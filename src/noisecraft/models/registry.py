@@ -12,6 +12,8 @@ BUILTIN_FAMILIES = {
     "vae": "noisecraft.models.vae",
     "classifier": "noisecraft.models.classifier",
     "diffusion": "noisecraft.models.diffusion",
+    "transformer": "noisecraft.models.autoregressive",
+    "lstm": "noisecraft.models.autoregressive",
 }
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}

@@ -8,6 +8,7 @@ Devices, DDP and mixed precision are Accelerate's; there is no device or distrib
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -30,10 +31,14 @@ from noisecraft.data import build_dataset
 from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.registry import get_family
+from noisecraft.sampling import write_samples_file
 from noisecraft.train.checkpoint import LoopState, load_checkpoint, read_loop_state, save_checkpoint
 from noisecraft.train.run import RunDir
 from noisecraft.train.trackers import CSVTracker, plot_loss
-from noisecraft.utils.images import save_grid
+
+
+# Tied weights (a transformer's output layer is its embedding) are saved once, by design: no warning.
+logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
 
 
 class TrainingDiverged(NoisecraftError):
@@ -112,7 +117,7 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
         accelerator.print(f"resuming {run.root} at step {state.step}")
     accelerator.init_trackers("tensorboard", config=flat_hparams(resolved.to_dict()))
     accelerator.print(f"{family.family}: {core.num_parameters():,} parameters; {len(dataset):,} training examples "
-                      f"of shape {tuple(dataset.spec.shape)}; {accelerator.num_processes} process(es) on "
+                      f"of shape {tuple(dataset.spec.shape)}{vocabulary(dataset.spec)}; {accelerator.num_processes} process(es) on "
                       f"{accelerator.device}; run folder {run.root}")
 
     # --- the loop ---------------------------------------------------------------------------------
@@ -147,6 +152,8 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                 values = {k: accelerator.reduce(torch.tensor(v), "mean").item() for k, v in values.items()}
                 values.update(epoch=state.epoch, lr=schedulers[next(iter(schedulers))].get_last_lr()[0],
                               images_per_s=global_batch * window_steps / max(elapsed, 1e-9))
+                if dataset.spec.modality == "tokens":  # a window of block_size predictions is one example
+                    values["tokens_per_s"] = values.pop("images_per_s") * dataset.spec.shape[0]
                 accelerator.log(values, step=state.step)
                 postfix = {k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")}
                 if cfg.max_seconds:
@@ -238,14 +245,17 @@ def lr_lambda(cfg: TrainConfig, state: LoopState):
 
 @torch.no_grad()
 def write_samples(accelerator: Accelerator, model: GenerativeModel, run: RunDir, step: int, cfg: TrainConfig) -> None:
-    """samples/step-NNNNNN.png from the same noise every time (its own generator: training RNG untouched)."""
-    if accelerator.is_main_process and model.modality == "image":
+    """samples/step-NNNNNN.png (or .txt) from the same seed every time (its own generator: training RNG untouched)."""
+    if accelerator.is_main_process:
         was_training = model.training
         model.eval()
-        images = model.sample(cfg.num_samples, generator=torch.Generator().manual_seed(cfg.seed))
+        write_samples_file(model, run.samples / f"step-{step:06d}", cfg.num_samples, cfg.seed)
         model.train(was_training)
-        save_grid(images, run.samples / f"step-{step:06d}.png")
     accelerator.wait_for_everyone()
+
+
+def vocabulary(spec) -> str:
+    return f" from a vocabulary of {spec.vocab_size:,} tokens" if spec.vocab_size else ""
 
 
 def export_model(accelerator: Accelerator, model: GenerativeModel, run: RunDir) -> None:

@@ -158,7 +158,7 @@ def test_conditional_model_needs_labelled_data():
 
 
 def test_diffusion_needs_images():
-    with pytest.raises(ConfigError, match="needs images"):
+    with pytest.raises(ConfigError, match="models image data"):
         make(DataSpec(modality="tokens", shape=(16,)))
 
 

@@ -1,0 +1,70 @@
+"""`noisecraft generate RUN_DIR "ROMEO:" --max-tokens 300 --temperature 0.8`: continue a prompt, streamed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from noisecraft.errors import ConfigError
+
+
+def generate(
+    path: Path = typer.Argument(..., help="A run folder or a model folder of a token model (transformer, lstm)."),
+    prompt: str = typer.Argument("", help="Text to continue (default: the start token, a newline)."),
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=0, help="Tokens to generate (default: the model's)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sharpness: < 1 safer, > 1 wilder, 0 greedy."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Sample only among the k likeliest tokens."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Sample only among the likeliest tokens holding this much probability."),
+    repetition_penalty: Optional[float] = typer.Option(None, "--repetition-penalty", min=0.0, help="> 1 discourages tokens already in the text (1 = none)."),
+    stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop before this string (repeatable); \\n means a newline."),
+    num: int = typer.Option(1, "--num", "-n", min=1, help="How many continuations."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same text."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
+) -> None:
+    """Continue a prompt with a token model, streaming the text to the terminal as it is generated."""
+    import noisecraft
+    from noisecraft.sampling import generate_text
+
+    model = noisecraft.load(path, device=device)
+    if model.modality != "tokens":
+        raise ConfigError(f"generate: {path} holds a {model.family} model of images; use `noisecraft sample`")
+    prompt = unescape(prompt)
+    if prompt:
+        model.encode_prompt(prompt)  # a character it cannot encode fails here, before anything is printed
+    stops = [unescape(s) for s in stop] if stop else None
+    options = {"max_tokens": max_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+               "repetition_penalty": repetition_penalty, "stop": stops}
+    texts: list[str] = []
+    for i in range(num):  # one at a time, so each streams; seeds seed, seed + 1, ...
+        if num > 1:
+            typer.echo(f"--- sample {i + 1} (seed {seed + i}) ---")
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        texts += generate_text(model, 1, seed=seed + i, prompt=prompt or None, stream=_write, **options)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    if out is not None:
+        write_texts(out, [prompt + t for t in texts])
+        typer.echo(f"wrote {len(texts)} text(s) to {out}", err=True)
+
+
+def _write(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()
+
+
+def unescape(text: str) -> str:
+    r"""`\n` and `\t` typed on a command line mean a newline and a tab."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
+
+
+def write_texts(path: Path, texts: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if len(texts) == 1:
+        path.write_text(texts[0], encoding="utf-8")
+    else:
+        path.write_text("".join(f"--- sample {i + 1} ---\n{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
