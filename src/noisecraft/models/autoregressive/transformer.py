@@ -51,20 +51,19 @@ class KVCache:
 
 
 class Rotary(nn.Module):
-    """Rotary position embedding: rotate each (even, odd) pair of q and k by an angle growing with position."""
+    """Rotary position embedding: rotate pairs of q and k channels (i, i + d/2) by angles growing with position."""
 
     def __init__(self, head_dim: int, context: int, base: float = 10000.0) -> None:
         super().__init__()
         inv_freq = base ** (-torch.arange(0, head_dim, 2).float() / head_dim)
-        angles = torch.outer(torch.arange(context).float(), inv_freq)  # [context, head_dim / 2]
+        angles = torch.outer(torch.arange(context).float(), inv_freq).repeat(1, 2)  # [context, head_dim]
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
     def forward(self, x: Tensor, offset: int) -> Tensor:
         t = x.shape[-2]
-        cos, sin = self.cos[offset : offset + t].to(x.dtype), self.sin[offset : offset + t].to(x.dtype)
-        x1, x2 = x[..., 0::2], x[..., 1::2]
-        return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+        x1, x2 = x.chunk(2, dim=-1)
+        return x * self.cos[offset : offset + t].to(x.dtype) + torch.cat([-x2, x1], -1) * self.sin[offset : offset + t].to(x.dtype)
 
 
 class CausalSelfAttention(nn.Module):
@@ -77,10 +76,13 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x: Tensor, cache: KVCache | None, layer: int) -> Tensor:
         n, t, d = x.shape
-        q, k, v = self.qkv(x).view(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # each [n, h, t, hd]
+        qkv = self.qkv(x).view(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # [3, n, h, t, hd]
         past = cache.length if cache is not None else 0
-        if self.rotary is not None:
-            q, k = self.rotary(q, past), self.rotary(k, past)
+        if self.rotary is not None:  # q and k in one call
+            q, k = self.rotary(qkv[:2], past).unbind(0)
+            v = qkv[2]
+        else:
+            q, k, v = qkv.unbind(0)
         mask, causal = None, True
         if cache is not None:
             cache.keys[layer][:, :, past : past + t] = k
