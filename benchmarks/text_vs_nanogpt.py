@@ -154,9 +154,9 @@ def cmd_race(args: argparse.Namespace) -> None:
                  "--eval_iters=20", "--log_interval=10", "--dropout=0.0", *[f"--{k}={v}" for k, v in SIZE.items()],
                  f"--max_iters={iters}", f"--lr_decay_iters={iters}", f"--eval_interval={iters}",
                  "--always_save_checkpoint=True", f"--out_dir={RACE / 'nanogpt'}"]
+    overrides = [*OUR_OVERRIDES, f"train.max_seconds={args.budget}", "train.sample_every=1000000", "train.tensorboard=false"]
     our_cmd = [sys.executable, "-m", "noisecraft.cli.main", "train", OUR_RECIPE, "--out", str(RACE / "ours"),
-               "--set", *OUR_OVERRIDES, f"train.max_seconds={args.budget}", "train.sample_every=1000000",
-               "train.tensorboard=false"]
+               *[a for o in overrides for a in ("--set", o)]]
     started = time.perf_counter()
     with open(RACE / "nanogpt.log", "w") as their_log, open(RACE / "ours.log", "w") as our_log:
         procs = {"nanogpt": subprocess.Popen(their_cmd, cwd=SOURCE, env=env, stdout=their_log, stderr=subprocess.STDOUT),
@@ -167,6 +167,8 @@ def cmd_race(args: argparse.Namespace) -> None:
                 if name not in wall and p.poll() is not None:
                     wall[name] = time.perf_counter() - started
                     if p.returncode != 0:
+                        for other in procs.values():
+                            other.kill()
                         raise SystemExit(f"{name} failed ({p.returncode}); see {RACE / (name + '.log')}")
             time.sleep(1)
 
