@@ -78,8 +78,9 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     unknown = set(cfg.lr_by_optimizer) - set(groups)
     if unknown:
         raise ConfigError(f"train.lr_by_optimizer: unknown optimizer {sorted(unknown)} (this family has: {', '.join(groups)})")
+    # fused: one kernel for all parameters (CPU and GPU); a tiny model's step is otherwise ~5% optimizer loop
     optimizers = {name: torch.optim.AdamW(params, lr=cfg.lr_by_optimizer.get(name, cfg.lr), betas=cfg.betas,
-                                          weight_decay=cfg.weight_decay) for name, params in groups.items()}
+                                          weight_decay=cfg.weight_decay, fused=True) for name, params in groups.items()}
     state = LoopState()  # filled in place on resume: the LR schedule reads its clock
     schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, state)) for name, opt in optimizers.items()}
 

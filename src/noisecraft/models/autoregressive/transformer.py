@@ -51,19 +51,18 @@ class KVCache:
 
 
 class Rotary(nn.Module):
-    """Rotary position embedding: rotate pairs of q and k channels (i, i + d/2) by angles growing with position."""
+    """Rotary position embedding: each (even, odd) channel pair of q and k, read as a complex number, is
+    turned by an angle that grows with the position (one complex multiply, forward and backward)."""
 
     def __init__(self, head_dim: int, context: int, base: float = 10000.0) -> None:
         super().__init__()
         inv_freq = base ** (-torch.arange(0, head_dim, 2).float() / head_dim)
-        angles = torch.outer(torch.arange(context).float(), inv_freq).repeat(1, 2)  # [context, head_dim]
-        self.register_buffer("cos", angles.cos(), persistent=False)
-        self.register_buffer("sin", angles.sin(), persistent=False)
+        angles = torch.outer(torch.arange(context).float(), inv_freq)  # [context, head_dim / 2]
+        self.register_buffer("turn", torch.polar(torch.ones_like(angles), angles), persistent=False)
 
     def forward(self, x: Tensor, offset: int) -> Tensor:
-        t = x.shape[-2]
-        x1, x2 = x.chunk(2, dim=-1)
-        return x * self.cos[offset : offset + t].to(x.dtype) + torch.cat([-x2, x1], -1) * self.sin[offset : offset + t].to(x.dtype)
+        pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+        return torch.view_as_real(pairs * self.turn[offset : offset + x.shape[-2]]).flatten(-2).to(x.dtype)
 
 
 class CausalSelfAttention(nn.Module):
@@ -103,7 +102,7 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(config.dim, bias=config.bias)
         self.attn = CausalSelfAttention(config, context)
         self.norm2 = nn.LayerNorm(config.dim, bias=config.bias)
-        self.mlp = nn.Sequential(nn.Linear(config.dim, hidden, bias=config.bias), nn.GELU(approximate="tanh"),
+        self.mlp = nn.Sequential(nn.Linear(config.dim, hidden, bias=config.bias), nn.GELU(),
                                  nn.Linear(hidden, config.dim, bias=config.bias))
         self.dropout = nn.Dropout(config.dropout)
 
