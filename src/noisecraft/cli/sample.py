@@ -34,8 +34,11 @@ def sample(
     if model.modality == "tokens":  # unprompted texts; `noisecraft generate` continues a prompt
         from noisecraft.cli.generate import write_texts
 
-        texts = generate(model, num, seed=seed, condition=class_, temperature=temperature, steps=steps,
-                         sampler=sampler, guidance=guidance, eta=eta)
+        if class_ is not None:
+            raise ConfigError(f"--class: the {model.family} family takes a text prompt, not a class: "
+                              f"noisecraft generate {path} \"PROMPT\"")
+        texts = generate(model, num, seed=seed, temperature=temperature, steps=steps, sampler=sampler,
+                         guidance=guidance, eta=eta)
         if out is None:
             typer.echo("".join(f"--- sample {i + 1} ---\n{t}\n" for i, t in enumerate(texts)), nl=False)
         else:

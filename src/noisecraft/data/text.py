@@ -158,7 +158,7 @@ def _decode_file(path: Path) -> Iterator[str]:
         raise DataError(f"{path}: cannot read: {e}") from None
 
 
-def survey(files: list[Path]) -> tuple[str, int]:
+def survey(files: list[Path], root: Path | None = None) -> tuple[str, int]:
     """Pass 1: every file decodes; the corpus hash and its length in characters. Empty text is an error."""
     digest = hashlib.sha256()
     total = 0
@@ -173,13 +173,13 @@ def survey(files: list[Path]) -> tuple[str, int]:
             digest.update(hashlib.file_digest(f, "sha256").digest())
         total += chars
     if total == 0:
-        raise DataError(f"{files[0].parent}: every .txt file in the folder is empty")
+        raise DataError(f"{root or files[0].parent}: every .txt file in the folder is empty")
     return digest.hexdigest(), total
 
 
 def tokenize_corpus(files: list[Path], cfg: "DataConfig", tokenizer: Tokenizer | None) -> Path:
     """Pass 2, cached: the folder with tokenizer.json, meta.json, train.bin and test.bin."""
-    corpus_hash, total = survey(files)
+    corpus_hash, total = survey(files, Path(cfg.text_path) if cfg.text_path is not None else None)
     split_at = int(total * (1 - cfg.test_fraction))  # nanoGPT's split of Tiny Shakespeare, to the character
     settings: dict[str, Any] = {"version": CACHE_VERSION, "corpus": corpus_hash, "test_fraction": cfg.test_fraction}
     if tokenizer is None:

@@ -61,7 +61,7 @@ class GenerativeModel(nn.Module):
         super().__init__()
         if spec.modality != self.data_modality:
             raise ConfigError(f"the {self.family} family models {self.data_modality} data, but the data is "
-                              f"{spec.modality}: choose a {spec.modality} family or other data")
+                              f"{spec.modality}: choose a family for {spec.modality} data, or other data")
         self.config = config
         self.spec = spec
 

@@ -80,6 +80,10 @@ class TokenModel(GenerativeModel):
         if condition is None or condition == "":
             return list(self.spec.start_tokens or [0])
         if isinstance(condition, str):
+            bad = sorted({c for c in condition if "\ud800" <= c <= "\udfff"})
+            if bad:  # what Python makes of bytes on a command line that are not UTF-8
+                raise ConfigError(f"prompt: not valid text: undecodable bytes {', '.join(hex(ord(c) - 0xDC00) for c in bad)}"
+                                  " (give the prompt as UTF-8)")
             return self.tokenizer.encode(condition)
         ids = [int(i) for i in condition]
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
@@ -96,14 +100,17 @@ class TokenModel(GenerativeModel):
         new tokens of each, cut after the first stop string."""
         cfg = self.config
         prompt = torch.tensor([self.encode_prompt(condition)] * n, dtype=torch.long, device=self.device)
-        is_done = None
-        if stop:
-            stops = [s for s in stop if s]
-            is_done = lambda ids: any(s in self.tokenizer.decode(ids[-4 * max(map(len, stops)) - 4:]) for s in stops)  # noqa: E731
+        stops = [s for s in stop or [] if s]
+        tail = 4 * max(map(len, stops), default=0) + 4  # tokens that can hold a stop string (>= 1 byte each)
+
+        def is_done(ids: list[int]) -> bool:
+            text = self.tokenizer.decode(ids[-tail:])
+            return any(s in text for s in stops)
+
         return sample_tokens(
             self, prompt, cfg.max_tokens if max_tokens is None else max_tokens,
             temperature=cfg.temperature if temperature is None else temperature,
             top_k=cfg.top_k if top_k is None else top_k, top_p=cfg.top_p if top_p is None else top_p,
             repetition_penalty=cfg.repetition_penalty if repetition_penalty is None else repetition_penalty,
-            is_done=is_done, generator=generator, use_cache=use_cache, on_step=on_step,
+            is_done=is_done if stops else None, generator=generator, use_cache=use_cache, on_step=on_step,
         )
