@@ -58,11 +58,13 @@ class Rotary(nn.Module):
         super().__init__()
         inv_freq = base ** (-torch.arange(0, head_dim, 2).float() / head_dim)
         angles = torch.outer(torch.arange(context).float(), inv_freq)  # [context, head_dim / 2]
-        self.register_buffer("turn", torch.polar(torch.ones_like(angles), angles), persistent=False)
+        # stored as real pairs: buffers stay plain floats for DDP's broadcast and dtype casts
+        self.register_buffer("turn", torch.view_as_real(torch.polar(torch.ones_like(angles), angles)), persistent=False)
 
     def forward(self, x: Tensor, offset: int) -> Tensor:
         pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
-        return torch.view_as_real(pairs * self.turn[offset : offset + x.shape[-2]]).flatten(-2).to(x.dtype)
+        turn = torch.view_as_complex(self.turn[offset : offset + x.shape[-2]].float())
+        return torch.view_as_real(pairs * turn).flatten(-2).to(x.dtype)
 
 
 class CausalSelfAttention(nn.Module):
