@@ -267,10 +267,32 @@ def load_trained(name: str):
     return UNet2DModel.from_pretrained(THEIRS_DIR / "ema-unet").eval()
 
 
-def generate(name: str, model, sampler: str, nfe: int, num: int, seed: int, batch: int = 250) -> torch.Tensor:
+def generate(name: str, model, sampler: str, nfe: int, num: int, seed: int, batch: int = 250,
+             chunks: Path | None = None) -> tuple[torch.Tensor, float]:
+    """`num` samples from one seeded generator, in batches; with `chunks`, each batch is saved with the
+    generator's state after it, so an interrupted run resumes and yields the same samples. Returns the
+    samples and the seconds spent sampling (summed over sessions)."""
     generator = torch.Generator().manual_seed(seed)
     fn = sample_ours if name == "ours" else sample_theirs
-    return torch.cat([fn(model, sampler, nfe, min(batch, num - i), generator) for i in range(0, num, batch)])
+    parts, seconds = [], 0.0
+    for index, start in enumerate(range(0, num, batch)):
+        path = chunks / f"chunk-{index:03d}.pt" if chunks is not None else None
+        if path is not None and path.exists():
+            saved = torch.load(path, weights_only=True)
+            generator.set_state(saved["generator_state"])
+            parts.append(saved["images"])
+            seconds += float(saved["seconds"])
+            continue
+        t = time.perf_counter()
+        parts.append(fn(model, sampler, nfe, min(batch, num - start), generator))
+        seconds += time.perf_counter() - t
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"images": parts[-1], "generator_state": generator.get_state(),
+                        "seconds": torch.tensor(time.perf_counter() - t)}, path.with_suffix(".tmp"))
+            os.replace(path.with_suffix(".tmp"), path)
+            print(f"{name}: {start + len(parts[-1])}/{num} samples", flush=True)
+    return torch.cat(parts), seconds
 
 
 # --- (c) quality ----------------------------------------------------------------------------------------------
@@ -286,9 +308,7 @@ def quality(args) -> None:
             if path.exists():
                 continue
             model = models.setdefault(name, load_trained(name))
-            start = time.perf_counter()
-            samples = generate(name, model, sampler, nfe, args.num, args.seed)
-            seconds = time.perf_counter() - start
+            samples, seconds = generate(name, model, sampler, nfe, args.num, args.seed)
             info = {"name": "sweep" if args.num == 2000 else f"sweep at N={args.num}", "num_samples": args.num,
                     "seed": args.seed, "split": "test"}
             scores = score_samples(samples, data, "test", SWEEP_METRICS, info, progress=False)
@@ -316,9 +336,9 @@ def headline(args) -> None:
         if path.exists() or not rows:
             continue
         best = min(rows, key=lambda r: r["metrics"]["fid"])
-        start = time.perf_counter()
-        samples = generate(name, load_trained(name), best["sampler"], best["nfe"], args.num, args.seed)
-        seconds = time.perf_counter() - start
+        chunks = WORK / "headline" / f"{name}-{best['sampler']}-nfe{best['nfe']}-n{args.num}-seed{args.seed}"
+        samples, seconds = generate(name, load_trained(name), best["sampler"], best["nfe"], args.num, args.seed,
+                                    chunks=chunks)  # resumable: a session may end mid-way
         info = {"name": "headline", "num_samples": args.num, "seed": args.seed, "split": "test"}
         scores = score_samples(samples, data, "test", ["fid", "kid", "pr"], info, progress=True)
         write(path, {"model": name, "sampler": best["sampler"], "nfe": best["nfe"], "chosen_by": f"lowest FID at N={args.grid_num}",
