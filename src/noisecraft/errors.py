@@ -19,3 +19,8 @@ class DataError(NoisecraftError):
 
 class CheckpointError(NoisecraftError):
     """A run folder, checkpoint or model folder is missing or unreadable."""
+
+
+class TrainingDiverged(NoisecraftError):
+    """Training went wrong beyond repair (a NaN/inf loss, a collapsed GAN); the run stops and keeps its last
+    checkpoint."""

@@ -12,6 +12,7 @@ BUILTIN_FAMILIES = {
     "vae": "noisecraft.models.vae",
     "classifier": "noisecraft.models.classifier",
     "diffusion": "noisecraft.models.diffusion",
+    "gan": "noisecraft.models.gan",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
 }

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from noisecraft.config import ResolvedRecipe, TrainConfig
 from noisecraft.data import build_dataset
-from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
+from noisecraft.errors import CheckpointError, ConfigError, TrainingDiverged
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.registry import get_family
 from noisecraft.sampling import write_samples_file
@@ -39,10 +39,6 @@ from noisecraft.train.trackers import CSVTracker, plot_loss
 
 # Tied weights (a transformer's output layer is its embedding) are saved once, by design: no warning.
 logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
-
-
-class TrainingDiverged(NoisecraftError):
-    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 
 def train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool = False, progress: bool = True) -> RunDir:

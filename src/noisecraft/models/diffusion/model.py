@@ -23,6 +23,7 @@ from pydantic import Field, field_validator, model_validator
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
+from noisecraft.models.conditioning import class_labels
 from noisecraft.models.diffusion.samplers import SAMPLERS, karras_sigmas, sampler_name, unknown_sampler
 from noisecraft.models.diffusion.schedules import alphas_cumprod, sigmas_of
 from noisecraft.models.registry import register
@@ -175,27 +176,7 @@ class DiffusionModel(GenerativeModel):
 
     def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
         """Class labels from a condition: None (classes 0, 1, 2, ... in turn), an index, a class name, or n labels."""
-        if condition is None:
-            return torch.arange(n) % self.num_classes if self.num_classes else None
-        if not self.num_classes:
-            raise ConfigError("--class: this model is unconditional (train with model.conditional: true)")
-        names = self.spec.class_names or []
-        if isinstance(condition, str):
-            if condition in names:
-                condition = names.index(condition)
-            elif condition.lstrip("-").isdigit():
-                condition = int(condition)
-            else:
-                raise ConfigError(f"--class {condition!r}: not a class (classes: {', '.join(names) or f'0..{self.num_classes - 1}'})")
-        labels = torch.as_tensor(condition).long().reshape(-1)
-        if labels.numel() == 1:
-            labels = labels.expand(n)
-        if len(labels) != n:
-            raise ConfigError(f"condition: {len(labels)} labels for {n} samples")
-        bad = labels[(labels < 0) | (labels >= self.num_classes)]
-        if len(bad):
-            raise ConfigError(f"--class {int(bad[0])}: out of range (0..{self.num_classes - 1})")
-        return labels.clone()
+        return class_labels(condition, n, self.num_classes, self.spec.class_names)
 
     def guided_denoiser(self, labels: torch.Tensor | None, guidance: float):
         """D(x, sigma) with classifier-free guidance; both predictions come from one batched call."""

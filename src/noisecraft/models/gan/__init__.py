@@ -1,0 +1,3 @@
+from noisecraft.models.gan.model import GAN, GANConfig
+
+__all__ = ["GAN", "GANConfig"]
