@@ -1,5 +1,5 @@
 """`noisecraft sample RUN_DIR|MODEL_DIR --num N [--seed S] [--steps K] [--sampler S] [--guidance W] [--class C]
---out FILE.png|DIR [--reconstruct]`."""
+--out FILE.png|DIR [--reconstruct | --interpolate]`; token models print texts."""
 
 from __future__ import annotations
 
@@ -23,9 +23,12 @@ def sample(
     class_: Optional[str] = typer.Option(None, "--class", help="Class to draw (index or name) for class-conditional models; default: every class in turn."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="FILE.png for one grid (default samples.png), or a folder for one PNG per sample; token models: a .txt file (default: print)."),
     reconstruct: bool = typer.Option(False, "--reconstruct", help="Show test images beside their reconstructions (families with an encoder; needs a run folder)."),
+    interpolate: bool = typer.Option(False, "--interpolate", help="One strip of --num images walking the latent space between two random points (VAE, GAN)."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
 ) -> None:
     """Generate samples from a trained model and save them as a PNG grid or one PNG each."""
+    import torch
+
     import noisecraft
     from noisecraft.sampling import generate
     from noisecraft.utils.images import save_each, save_grid
@@ -46,7 +49,15 @@ def sample(
             typer.echo(f"wrote {len(texts)} texts to {out}")
         return
     out = out or Path("samples.png")
-    if reconstruct:
+    if reconstruct and interpolate:
+        raise ConfigError("--reconstruct and --interpolate: choose one")
+    if interpolate:
+        if not hasattr(model, "interpolate"):
+            raise ConfigError(f"--interpolate: the {model.family} family has no latent space to walk")
+        images = model.interpolate(num, condition=class_, generator=torch.Generator().manual_seed(seed),
+                                   **({"temperature": temperature} if temperature is not None else {}))
+        nrow = num
+    elif reconstruct:
         images, nrow = reconstruction_pairs(model, path, num)
     else:
         images = generate(model, num, seed=seed, condition=class_, steps=steps, temperature=temperature,
@@ -75,6 +86,8 @@ def reconstruction_pairs(model, path: Path, num: int):
     if not run.is_run():
         raise CheckpointError(f"--reconstruct: {path} is not a run folder (its config.yaml names the data to reconstruct)")
     dataset = build_dataset(run.data_config(), "test")
-    x = torch.stack([dataset[i]["x"] for i in range(min(num, len(dataset)))])
-    pairs = torch.stack([x, model.reconstruct(x).cpu()], dim=1).flatten(0, 1)
+    items = [dataset[i] for i in range(min(num, len(dataset)))]
+    x = torch.stack([item["x"] for item in items])
+    labels = torch.stack([item["y"] for item in items]) if getattr(model, "num_classes", None) else None
+    pairs = torch.stack([x, (model.reconstruct(x, labels) if labels is not None else model.reconstruct(x)).cpu()], dim=1).flatten(0, 1)
     return pairs, 2 * min(8, len(x))

@@ -39,12 +39,16 @@ def likelihood_report(model: GenerativeModel, dataset: ImageDataset, *, num: int
     view = getattr(model, "likelihood_data", "binarized")
     n = len(dataset) if num is None else min(num, len(dataset))
     generator = torch.Generator().manual_seed(seed)
-    takes_k = "num_samples" in inspect.signature(model.log_likelihood).parameters
+    parameters = inspect.signature(model.log_likelihood).parameters
+    takes_k = "num_samples" in parameters
+    conditional = "labels" in parameters and getattr(model, "num_classes", None) is not None  # log p(x|y)
     total, start = 0.0, time.perf_counter()
     for i in tqdm(range(0, n, batch_size), disable=not progress, desc=f"nll ({view})", unit="batch"):
         x = torch.stack([dataset[j]["x"] for j in range(i, min(i + batch_size, n))])
         x = binarize(x, generator) if view == "binarized" else dequantize(x, generator)
         kwargs = {"num_samples": importance_samples, "generator": generator} if takes_k else {}
+        if conditional:
+            kwargs["labels"] = torch.stack([dataset[j]["y"] for j in range(i, min(i + batch_size, n))])
         total += model.log_likelihood(x, **kwargs).double().sum().item()
     dims = math.prod(dataset.spec.shape)
     nll = -total / n

@@ -13,6 +13,7 @@ BUILTIN_FAMILIES = {
     "classifier": "noisecraft.models.classifier",
     "diffusion": "noisecraft.models.diffusion",
     "gan": "noisecraft.models.gan",
+    "vqvae": "noisecraft.models.vqvae",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
 }

@@ -21,6 +21,7 @@ from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError, TrainingDiverged
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.conditioning import class_labels
+from noisecraft.models.latent import latent_path
 from noisecraft.models.registry import register
 
 
@@ -177,3 +178,12 @@ class GAN(GenerativeModel):
         z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
         labels = labels.to(self.device) if labels is not None else None
         return (self.generate(z.to(self.device), labels) + 1) / 2
+
+    @torch.no_grad()
+    def interpolate(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
+                    temperature: float = 1.0) -> Tensor:
+        """n images along the great circle between two random latents (one class throughout: `condition`, or 0)."""
+        z = latent_path(n, self.config.latent_dim, generator, temperature)
+        labels = class_labels(condition if condition is not None or not self.num_classes else 0, n,
+                              self.num_classes, self.spec.class_names)
+        return (self.generate(z.to(self.device), labels.to(self.device) if labels is not None else None) + 1) / 2
