@@ -50,7 +50,7 @@ class TokenDataset(Dataset):
         self.block_size = block_size
         self.stride = stride or block_size
         self.tokenizer = tokenizer
-        self.name = name
+        self.name, self.split = name, split
         if len(tokens) < block_size + 1:
             raise DataError(f"{name}: the {split} split has {len(tokens):,} tokens, fewer than one window of "
                             f"data.block_size + 1 = {block_size + 1}; use a smaller block_size or more text")
@@ -73,7 +73,8 @@ class TokenDataset(Dataset):
     def limit(self, windows: int) -> "TokenDataset":
         """Only the first `windows` windows (data.limit)."""
         end = min(len(self.tokens), (windows - 1) * self.stride + self.block_size + 1)
-        return TokenDataset(self.tokens[:end], self.block_size, self.tokenizer, stride=self.stride, name=self.name)
+        return TokenDataset(self.tokens[:end], self.block_size, self.tokenizer, stride=self.stride, name=self.name,
+                            split=self.split)
 
 
 def start_tokens(tokenizer: Tokenizer, tokens: np.ndarray) -> list[int]:

@@ -24,7 +24,7 @@ from noisecraft.models.autoregressive.token_model import TokenModel
 def token_report(model: TokenModel, dataset: TokenDataset, *, batch_size: int = 64, max_windows: int | None = None,
                  progress: bool = True) -> dict[str, Any]:
     if dataset.stride != dataset.block_size:
-        dataset = TokenDataset(dataset.tokens, dataset.block_size, dataset.tokenizer, name=dataset.name)
+        dataset = TokenDataset(dataset.tokens, dataset.block_size, dataset.tokenizer, name=dataset.name, split=dataset.split)
     windows = len(dataset) if max_windows is None else min(max_windows, len(dataset))
     total, start = 0.0, time.perf_counter()
     for i in tqdm(range(0, windows, batch_size), disable=not progress, desc="validation loss", unit="batch"):
