@@ -106,6 +106,18 @@ class Streamer:
         self.sent = len(final)
 
 
+def format_texts(texts: list[str]) -> str:
+    """Several texts as one: each under a `--- sample N ---` line."""
+    return "".join(f"--- sample {i + 1} ---\n{t}\n" for i, t in enumerate(texts))
+
+
+def write_texts(path: Path, texts: list[str]) -> Path:
+    """One text as it is, several with `format_texts`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(texts[0] if len(texts) == 1 else format_texts(texts), encoding="utf-8")
+    return path
+
+
 def write_samples_file(model: GenerativeModel, stem: Path, num: int, seed: int) -> Path | None:
     """What training writes every `sample_every` steps: a PNG grid of images, or a text file of samples
     (nothing for a family that generates neither, like the classifier)."""
@@ -113,10 +125,7 @@ def write_samples_file(model: GenerativeModel, stem: Path, num: int, seed: int) 
 
     if model.modality == "tokens":
         texts = generate_text(model, min(num, 4), seed=seed, max_tokens=min(model.config.max_tokens, 300))
-        path = stem.with_suffix(".txt")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"--- sample {i + 1} ---\n{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
-        return path
+        return write_texts(stem.with_suffix(".txt"), texts)
     if model.modality != "image":
         return None
     return save_grid(model.sample(num, generator=torch.Generator().manual_seed(seed)), stem.with_suffix(".png"))

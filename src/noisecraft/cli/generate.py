@@ -27,7 +27,7 @@ def generate(
 ) -> None:
     """Continue a prompt with a token model, streaming the text to the terminal as it is generated."""
     import noisecraft
-    from noisecraft.sampling import generate_text
+    from noisecraft.sampling import generate_text, write_texts
 
     model = noisecraft.load(path, device=device)
     if model.modality != "tokens":
@@ -61,10 +61,3 @@ def unescape(text: str) -> str:
     r"""`\n` and `\t` typed on a command line mean a newline and a tab."""
     return text.replace("\\n", "\n").replace("\\t", "\t")
 
-
-def write_texts(path: Path, texts: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if len(texts) == 1:
-        path.write_text(texts[0], encoding="utf-8")
-    else:
-        path.write_text("".join(f"--- sample {i + 1} ---\n{t}\n" for i, t in enumerate(texts)), encoding="utf-8")

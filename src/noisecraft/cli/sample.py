@@ -35,7 +35,7 @@ def sample(
 
     model = noisecraft.load(path, device=device)
     if model.modality == "tokens":  # unprompted texts; `noisecraft generate` continues a prompt
-        from noisecraft.cli.generate import write_texts
+        from noisecraft.sampling import format_texts, write_texts
 
         if class_ is not None:
             raise ConfigError(f"--class: the {model.family} family takes a text prompt, not a class: "
@@ -43,7 +43,7 @@ def sample(
         texts = generate(model, num, seed=seed, temperature=temperature, steps=steps, sampler=sampler,
                          guidance=guidance, eta=eta)
         if out is None:
-            typer.echo("".join(f"--- sample {i + 1} ---\n{t}\n" for i, t in enumerate(texts)), nl=False)
+            typer.echo(format_texts(texts), nl=False)
         else:
             write_texts(out, texts)
             typer.echo(f"wrote {len(texts)} texts to {out}")

@@ -174,16 +174,16 @@ class GAN(GenerativeModel):
     def sample(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> Tensor:
         """Images in [0, 1]; `temperature` < 1 narrows z (the truncation trick)."""
-        labels = class_labels(condition, n, self.num_classes, self.spec.class_names)
-        z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
-        labels = labels.to(self.device) if labels is not None else None
-        return (self.generate(z.to(self.device), labels) + 1) / 2
+        return self.images(torch.randn(n, self.config.latent_dim, generator=generator) * temperature, condition)
+
+    def images(self, z: Tensor, condition: Any) -> Tensor:
+        """Latents (and a condition, as `--class` takes it) -> images in [0, 1]."""
+        labels = class_labels(condition, len(z), self.num_classes, self.spec.class_names)
+        return (self.generate(z.to(self.device), labels.to(self.device) if labels is not None else None) + 1) / 2
 
     @torch.no_grad()
     def interpolate(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
                     temperature: float = 1.0) -> Tensor:
         """n images along the great circle between two random latents (one class throughout: `condition`, or 0)."""
         z = latent_path(n, self.config.latent_dim, generator, temperature)
-        labels = class_labels(condition if condition is not None or not self.num_classes else 0, n,
-                              self.num_classes, self.spec.class_names)
-        return (self.generate(z.to(self.device), labels.to(self.device) if labels is not None else None) + 1) / 2
+        return self.images(z, condition if condition is not None or not self.num_classes else 0)

@@ -111,9 +111,11 @@ class VAE(GenerativeModel):
     def sample(
         self, n: int, condition: Any = None, generator: torch.Generator | None = None, temperature: float = 1.0,
     ) -> torch.Tensor:
-        labels = self.labels_for(condition, n)
-        z = torch.randn(n, self.config.latent_dim, generator=generator) * temperature
-        return self.mean_image(self.decode(z.to(self.device), labels))
+        return self.images(torch.randn(n, self.config.latent_dim, generator=generator) * temperature, condition)
+
+    def images(self, z: torch.Tensor, condition: Any) -> torch.Tensor:
+        """Latents (and a condition, as `--class` takes it) -> mean images in [0, 1]."""
+        return self.mean_image(self.decode(z.to(self.device), self.labels_for(condition, len(z))))
 
     def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
         if condition is not None and self.num_classes is None:
@@ -125,8 +127,7 @@ class VAE(GenerativeModel):
                     temperature: float = 1.0) -> torch.Tensor:
         """n images along the great circle between two random latents (spherical: both ends stay typical)."""
         z = latent_path(n, self.config.latent_dim, generator, temperature)
-        labels = self.labels_for(condition if condition is not None or self.num_classes is None else 0, n)
-        return self.mean_image(self.decode(z.to(self.device), labels))
+        return self.images(z, condition if condition is not None or self.num_classes is None else 0)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
