@@ -1,12 +1,12 @@
-"""One sampling path for the CLI, the Python API and (later) the server: options checked by name,
-batched so that any N fits in memory, deterministic for a seed.
+"""One sampling path for the CLI, the Python API and the server: options checked by name, batched so that
+any N fits in memory, deterministic for a seed. `generate_batch` serves several requests in one call.
 
 Images come back as a tensor [N, C, H, W] in [0, 1]; token models' samples come back decoded, as texts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ from tqdm.auto import tqdm
 
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel
+from noisecraft.models.conditioning import class_labels
+from noisecraft.models.noise import RowGenerators
 
 
 def check_options(model: GenerativeModel, options: dict[str, Any]) -> dict[str, Any]:
@@ -48,8 +50,34 @@ def generate(model: GenerativeModel, num: int, seed: int = 0, batch_size: int = 
 
 
 @torch.no_grad()
+def generate_batch(model: GenerativeModel, requests: Sequence[tuple[int, int, Any]], **options: Any) -> list[torch.Tensor | list[str]]:
+    """Several requests `(num, seed, condition)` with the same options in one sampling call. Each request
+    draws its noise from its own generator (`RowGenerators`), so it gets the samples it would get alone:
+    images as `generate(model, num, seed, condition=condition)`, texts as `noisecraft generate --num N
+    --seed S` (text i from seed S + i). Token models: every request must have the same prompt."""
+    options = check_options(model, options)
+    nums = [num for num, _, _ in requests]
+    conditions = [condition for _, _, condition in requests]
+    if model.modality == "tokens":
+        if any(c != conditions[0] for c in conditions):
+            raise ConfigError("generate_batch: token-model requests in one batch must share their prompt")
+        generators = RowGenerators([(torch.Generator().manual_seed(seed + i), 1) for num, seed, _ in requests for i in range(num)])
+        texts = generate_text(model, len(generators), prompt=conditions[0] or None, batch_size=len(generators),
+                              generator=generators, **options)
+        return [texts[sum(nums[:i]) : sum(nums[: i + 1])] for i in range(len(nums))]
+    generators = RowGenerators([(torch.Generator().manual_seed(seed), num) for num, seed, _ in requests])
+    condition = conditions[0]
+    if getattr(model, "num_classes", 0):  # each request's classes as it would get them alone
+        condition = torch.cat([class_labels(c, n, model.num_classes, model.spec.class_names) for n, c in zip(nums, conditions)])
+    elif any(c is not None for c in conditions):
+        condition = next(c for c in conditions if c is not None)  # the family says why it takes none
+    return list(model.sample(len(generators), condition=condition, generator=generators, **options).cpu().split(nums))
+
+
+@torch.no_grad()
 def generate_text(model: GenerativeModel, num: int = 1, seed: int = 0, prompt: str | list[int] | None = None,
-                  batch_size: int = 64, stream: Callable[[str], None] | None = None, **options: Any) -> list[str]:
+                  batch_size: int = 64, stream: Callable[[str], None] | None = None,
+                  generator: torch.Generator | RowGenerators | None = None, **options: Any) -> list[str]:
     """`num` continuations of `prompt` (text, without the prompt, cut before the first stop string).
     `stream(piece)` receives the first continuation as it is generated."""
     if num < 1:
@@ -57,7 +85,7 @@ def generate_text(model: GenerativeModel, num: int = 1, seed: int = 0, prompt: s
     options = check_options(model, options)
     stops = [s for s in options.get("stop") or [] if s]
     tokenizer = model.tokenizer
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed) if generator is None else generator
     texts: list[str] = []
     for start in range(0, num, batch_size):
         streamer = Streamer(tokenizer, stops, stream) if stream is not None and start == 0 else None

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
 import torch
 from pydantic import ValidationError
@@ -30,6 +30,9 @@ from torch import nn
 from noisecraft.config import StrictModel
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:
+    from noisecraft.models.options import OptionSpec
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -56,6 +59,8 @@ class GenerativeModel(nn.Module):
     data_modality: ClassVar[str] = "image"  # what the family trains on (DataSpec.modality)
     # Keyword options `sample` accepts beyond n/condition/generator (the CLI rejects others by name).
     sample_options: ClassVar[tuple[str, ...]] = ()
+    # Options of this family's own, or narrower than the shared table in models/options.py (e.g. choices).
+    option_specs: ClassVar[dict[str, "OptionSpec"]] = {}
 
     def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
         super().__init__()
@@ -78,6 +83,34 @@ class GenerativeModel(nn.Module):
         self, n: int, condition: Any = None, generator: torch.Generator | None = None, **options: Any
     ) -> torch.Tensor:
         raise NotImplementedError
+
+    @property
+    def condition_kind(self) -> str | None:
+        """What `sample`'s condition is: "prompt" (text), "class", or None (nothing)."""
+        if self.modality == "tokens":
+            return "prompt"
+        return "class" if getattr(self, "num_classes", 0) else None
+
+    def describe_options(self) -> dict[str, dict[str, Any]]:
+        """The options `sample` takes as JSON schema, with this model's defaults (for the server and studio)."""
+        import inspect
+
+        params = inspect.signature(self.sample).parameters
+        out = {}
+        for name in self.sample_options:
+            schema = self.option_spec(name).schema()
+            default = getattr(self.config, name, None)
+            if default is None and name in params and params[name].default is not inspect.Parameter.empty:
+                default = params[name].default
+            if default is not None:
+                schema["default"] = default
+            out[name] = schema
+        return out
+
+    def option_spec(self, name: str) -> "OptionSpec":
+        from noisecraft.models.options import OPTIONS, OptionSpec
+
+        return self.option_specs.get(name) or OPTIONS.get(name) or OptionSpec("number", name)
 
     @property
     def has_likelihood(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -48,3 +49,16 @@ def save_each(images: torch.Tensor, folder: Path, prefix: str = "sample") -> lis
         paths.append(folder / f"{prefix}-{i:04d}.png")
         to_pil(arr).save(paths[-1])
     return paths
+
+
+def png_bytes(image: torch.Tensor, text: dict[str, str] | None = None) -> bytes:
+    """One image [C, H, W] in [0, 1] as PNG bytes; `text` goes into iTXt chunks (UTF-8), e.g. the settings
+    that made the image, so that a file keeps how to reproduce it."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, value)
+    buffer = io.BytesIO()
+    to_pil(to_uint8(image[None])[0]).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()

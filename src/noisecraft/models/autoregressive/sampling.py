@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from noisecraft.errors import ConfigError
+from noisecraft.models.noise import per_rows
 
 
 class NextTokenModel(Protocol):
@@ -99,7 +100,7 @@ def sample_tokens(model: NextTokenModel, prompt: Tensor, max_tokens: int, *, tem
             probs = torch.softmax(logits, dim=-1)
             if generator is not None:  # draws on the generator's device, so that a seed means the same everywhere
                 probs = probs.to(generator.device)
-            next_token = torch.multinomial(probs, 1, generator=generator)
+            next_token = per_rows(generator, n, lambda g, rows: torch.multinomial(probs[rows], 1, generator=g))
         tokens = torch.cat([tokens, next_token.to(tokens.device)], dim=1)
         for i in range(n):
             if running[i]:

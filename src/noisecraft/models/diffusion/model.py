@@ -26,6 +26,8 @@ from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.conditioning import class_labels
 from noisecraft.models.diffusion.samplers import SAMPLERS, karras_sigmas, sampler_name, unknown_sampler
 from noisecraft.models.diffusion.schedules import alphas_cumprod, sigmas_of
+from noisecraft.models.noise import randn
+from noisecraft.models.options import OptionSpec
 from noisecraft.models.registry import register
 from noisecraft.nn.unet import UNet
 
@@ -83,6 +85,7 @@ class DiffusionModel(GenerativeModel):
     family = "diffusion"
     config_class = DiffusionConfig
     sample_options = ("sampler", "steps", "eta", "guidance")
+    option_specs = {"sampler": OptionSpec("string", "sampling algorithm", choices=tuple(SAMPLERS))}
 
     def __init__(self, config: DiffusionConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -206,6 +209,6 @@ class DiffusionModel(GenerativeModel):
         labels = self.labels_for(condition, n)
         labels = labels.to(self.device) if labels is not None else None
         sigmas = self.sigmas(steps).to(self.device)
-        x = torch.randn(n, *self.spec.shape, generator=generator).to(self.device) * sigmas[0]
+        x = randn((n, *self.spec.shape), generator).to(self.device) * sigmas[0]
         x = SAMPLERS[sampler](self.guided_denoiser(labels, guidance), x, sigmas, generator, eta=eta)
         return ((x + 1) / 2).clamp(0, 1)

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 
 from noisecraft.errors import ConfigError
+from noisecraft.models.noise import randn
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -32,7 +33,7 @@ def karras_sigmas(steps: int, sigma_min: float, sigma_max: float, rho: float = 7
 
 
 def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
+    return randn(x.shape, generator).to(x.device, x.dtype)
 
 
 def ancestral(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, generator: torch.Generator | None = None,

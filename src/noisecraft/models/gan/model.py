@@ -21,6 +21,7 @@ from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError, TrainingDiverged
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.conditioning import class_labels
+from noisecraft.models.noise import randn
 from noisecraft.models.latent import latent_path
 from noisecraft.models.registry import register
 
@@ -174,7 +175,7 @@ class GAN(GenerativeModel):
     def sample(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> Tensor:
         """Images in [0, 1]; `temperature` < 1 narrows z (the truncation trick)."""
-        return self.images(torch.randn(n, self.config.latent_dim, generator=generator) * temperature, condition)
+        return self.images(randn((n, self.config.latent_dim), generator) * temperature, condition)
 
     def images(self, z: Tensor, condition: Any) -> Tensor:
         """Latents (and a condition, as `--class` takes it) -> images in [0, 1]."""

@@ -21,6 +21,7 @@ from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.conditioning import class_labels
+from noisecraft.models.noise import randn
 from noisecraft.models.latent import latent_path
 from noisecraft.models.registry import register
 from noisecraft.nn.shapes import downsampled_size
@@ -111,7 +112,7 @@ class VAE(GenerativeModel):
     def sample(
         self, n: int, condition: Any = None, generator: torch.Generator | None = None, temperature: float = 1.0,
     ) -> torch.Tensor:
-        return self.images(torch.randn(n, self.config.latent_dim, generator=generator) * temperature, condition)
+        return self.images(randn((n, self.config.latent_dim), generator) * temperature, condition)
 
     def images(self, z: torch.Tensor, condition: Any) -> torch.Tensor:
         """Latents (and a condition, as `--class` takes it) -> mean images in [0, 1]."""

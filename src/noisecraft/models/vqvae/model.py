@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
+from noisecraft.models.noise import per_rows
 from noisecraft.models.registry import register
 from noisecraft.nn.shapes import downsampled_size
 
@@ -153,5 +154,7 @@ class VQVAE(GenerativeModel):
         if condition is not None:
             raise ConfigError("--class: a VQ-VAE is unconditional")
         prior = self.quantizer.usage.float().cpu()
-        codes = torch.multinomial(prior / prior.sum(), n * self.grid[0] * self.grid[1], replacement=True, generator=generator)
+        cells = self.grid[0] * self.grid[1]
+        codes = per_rows(generator, n, lambda g, rows: torch.multinomial(
+            prior / prior.sum(), (rows.stop - rows.start) * cells, replacement=True, generator=g))
         return self.decode_codes(codes.view(n, *self.grid))

@@ -1,0 +1,210 @@
+"""What the server serves: the loaded models, what each takes, and one `generate` that the HTTP API and
+the studio both call (checks, then the batcher, then PNGs or texts carrying the settings that made them).
+
+Nothing here names a family: what a model takes comes from the model (`condition_kind`,
+`describe_options`), so a new family or modality is served as soon as it can be loaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shlex
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
+from noisecraft.models.base import GenerativeModel
+from noisecraft.models.conditioning import class_labels
+from noisecraft.serve.batcher import Batcher, Job
+
+MAX_PROMPT = 1000
+MAX_SEED = 2**63 - 1
+
+
+class UnknownModel(NoisecraftError):
+    """The request names a model this server does not serve (HTTP 404)."""
+
+
+class GenerationTimeout(NoisecraftError):
+    """Sampling took longer than the server's per-request limit (HTTP 503)."""
+
+
+@dataclass
+class ServedModel:
+    name: str
+    path: Path
+    model: GenerativeModel
+
+    def describe(self, max_batch: int) -> dict[str, Any]:
+        model = self.model
+        takes: dict[str, Any] = {"condition": model.condition_kind}
+        if model.condition_kind == "class":
+            names = model.spec.class_names or [str(i) for i in range(model.num_classes)]
+            takes["classes"] = names
+        if model.condition_kind == "prompt":
+            takes["prompt_max_chars"] = MAX_PROMPT
+        return {
+            "name": self.name,
+            "family": model.family,
+            "modality": model.modality,
+            "parameters": model.num_parameters(),
+            "shape": list(model.spec.shape) if model.modality == "image" else None,
+            "takes": takes,
+            "options": model.describe_options(),
+            "limits": {"num": max_batch, "prompt_chars": MAX_PROMPT, "seed": MAX_SEED},
+        }
+
+
+def load_models(specs: list[str], device: str = "cpu") -> dict[str, ServedModel]:
+    """`PATH` or `NAME=PATH` (a run folder or a model folder) -> models by name (default: the run's folder name)."""
+    import noisecraft
+
+    served: dict[str, ServedModel] = {}
+    for spec in specs:
+        name, _, path_text = spec.rpartition("=") if "=" in spec and not Path(spec).exists() else ("", "", spec)
+        path = Path(path_text)
+        if not path.exists():
+            raise CheckpointError(f"{path}: no such run or model folder")
+        name = name or default_name(path)
+        if name in served:
+            raise ConfigError(f"two models named {name!r} ({served[name].path} and {path}): name them, NAME=PATH")
+        served[name] = ServedModel(name, path, noisecraft.load(path, device=device))
+    if not served:
+        raise ConfigError("serve: give at least one run or model folder")
+    return served
+
+
+def default_name(path: Path) -> str:
+    path = path.resolve()
+    return path.parent.name if path.name == "model" and (path.parent / "config.yaml").is_file() else path.name
+
+
+@dataclass
+class Generation:
+    """One request's result: `images` (PNG bytes each) or `texts`, and the settings that made them."""
+
+    model: str
+    seed: int
+    settings: dict[str, Any]
+    images: list[bytes] | None = None
+    texts: list[str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "seed": self.seed, "settings": self.settings}
+        if self.images is not None:
+            out["images"] = [base64.b64encode(png).decode("ascii") for png in self.images]
+        else:
+            out["texts"] = self.texts
+        return out
+
+
+@dataclass
+class Service:
+    models: dict[str, ServedModel]
+    max_batch: int = 16
+    timeout: float = 120.0
+    batching: bool = True
+    batcher: Batcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batcher = Batcher(batching=self.batching, max_images=max(64, self.max_batch))
+
+    def close(self) -> None:
+        self.batcher.close()
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [m.describe(self.max_batch) for m in self.models.values()]
+
+    def submit(self, model: str, num: int = 1, seed: int | None = None, condition: Any = None,
+               **options: Any) -> Job:
+        """Check a request and queue it; every problem is a NoisecraftError naming the field and value."""
+        served = self.models.get(model)
+        if served is None:
+            raise UnknownModel(f"model: {model!r} is not served here (served: {', '.join(self.models)})")
+        m = served.model
+        if isinstance(num, bool) or not isinstance(num, int) or not 1 <= num <= self.max_batch:
+            raise ConfigError(f"num: must be an integer in [1, {self.max_batch}] (got {num!r})")
+        if seed is None:
+            seed = secrets.randbelow(2**31)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ConfigError(f"seed: must be an integer in [0, {MAX_SEED}] (got {seed!r})")
+        options = {k: v for k, v in options.items() if v is not None}
+        for name, value in options.items():
+            if name not in m.sample_options:
+                raise ConfigError(f"{name}: model {model!r} ({m.family}) does not take it "
+                                  f"(it takes: {', '.join(m.sample_options) or 'no options'})")
+            options[name] = m.option_spec(name).check(name, value)
+        self._check_condition(served, num, condition)
+        return Job(served.name, m, num, seed, condition, options)
+
+    def _check_condition(self, served: ServedModel, num: int, condition: Any) -> None:
+        kind, name = served.model.condition_kind, served.name
+        if condition is None:
+            return
+        if kind == "prompt":
+            if not isinstance(condition, str):
+                raise ConfigError(f"prompt: must be text (got {condition!r})")
+            if len(condition) > MAX_PROMPT:
+                raise ConfigError(f"prompt: at most {MAX_PROMPT} characters (got {len(condition)})")
+            try:  # characters the tokenizer does not know: say so now, not from the sampling thread
+                served.model.encode_prompt(condition)
+            except ConfigError as e:
+                raise ConfigError(f"prompt: {str(e).removeprefix('prompt: ')}") from None
+        elif kind == "class":
+            if isinstance(condition, bool) or not isinstance(condition, (int, str)):
+                raise ConfigError(f"class: an index or a class name (got {condition!r})")
+            try:
+                class_labels(condition, num, served.model.num_classes, served.model.spec.class_names)
+            except ConfigError as e:
+                raise ConfigError(str(e).removeprefix("--")) from None
+        else:
+            raise ConfigError(f"model {name!r} is unconditional: it takes no class or prompt (got {condition!r})")
+
+    def wait(self, job: Job, timeout: float | None = None) -> Generation:
+        """Block until the batcher has served `job` (threads: the studio); the API awaits `job.future`."""
+        try:
+            result = job.future.result(timeout=self.timeout if timeout is None else timeout)
+        except FutureTimeout:
+            job.future.cancel()
+            raise GenerationTimeout(f"generation took longer than the server's limit of {self.timeout:g} s") from None
+        return self.finish(job, result)
+
+    def run(self, model: str, num: int = 1, seed: int | None = None, condition: Any = None, **options: Any) -> Generation:
+        job = self.submit(model, num, seed, condition, **options)
+        self.batcher.submit(job)
+        return self.wait(job)
+
+    def finish(self, job: Job, result: torch.Tensor | list[str]) -> Generation:
+        from noisecraft import __version__
+        from noisecraft.utils.images import png_bytes
+
+        served = self.models[job.model_name]
+        settings: dict[str, Any] = {"model": served.name, "family": served.model.family, "num": job.num,
+                                    "seed": job.seed, **({} if job.condition is None else {served.model.condition_kind: job.condition}),
+                                    **job.options, "noisecraft": __version__, "command": reproduce_command(served, job)}
+        if isinstance(result, list):
+            return Generation(served.name, job.seed, settings, texts=result)
+        images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)})
+                  for i, image in enumerate(result)]
+        return Generation(served.name, job.seed, settings, images=images)
+
+
+def reproduce_command(served: ServedModel, job: Job) -> str:
+    """The CLI line that makes the same samples on this machine (batching changes them by rounding at most)."""
+    text = served.model.modality == "tokens"
+    words = ["noisecraft", "generate" if text else "sample", str(served.path)]
+    if text and job.condition:
+        words.append(job.condition)
+    words += ["--num", str(job.num), "--seed", str(job.seed)]
+    if job.condition is not None and not text:
+        words += ["--class", str(job.condition)]
+    for name, value in job.options.items():
+        for v in value if isinstance(value, list) else [value]:
+            words += [f"--{name.replace('_', '-')}", str(v)]
+    return shlex.join(words)
