@@ -35,7 +35,7 @@ def serve(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"serving {', '.join(service.models)} at http://{shown}:{port}/" + (f"?token={token}" if token else "")
-               + f"  (API: /v1/models, /v1/generate; schema: /openapi.json)", err=True)
+               + "  (API: /v1/models, /v1/generate; schema: /openapi.json)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from noisecraft.errors import NoisecraftError
-from noisecraft.models.options import OPTIONS, OptionSpec
+from noisecraft.models.options import OptionSpec
 from noisecraft.serve.service import MAX_PROMPT, MAX_SEED, GenerationTimeout, Service, UnknownModel
 
 TOKEN_COOKIE = "noisecraft_token"
