@@ -184,3 +184,12 @@ def test_a_browser_opens_the_studio_with_the_token_once(locked):
 def test_without_a_token_the_studio_is_open(served):
     with TestClient(create_app(Service(served), studio=True)) as c:
         assert c.get("/").status_code == 200 and c.get("/healthz").status_code == 200
+
+
+def test_an_unconditional_diffusion_model_offers_no_guidance(served):
+    from noisecraft.data.base import DataSpec
+    from noisecraft.models.diffusion.model import DiffusionConfig, DiffusionModel
+
+    assert "guidance" in served["diff"].model.describe_options()
+    plain = DiffusionModel(DiffusionConfig(channels=[8], attention=[]), DataSpec(shape=(1, 8, 8)))
+    assert set(plain.describe_options()) == {"sampler", "steps", "eta"}

@@ -19,11 +19,10 @@ from noisecraft.errors import NoisecraftError
 from noisecraft.serve.service import GenerationTimeout, ServedModel, Service
 
 EVERY_CLASS = "(every class in turn)"
-# a control's value for a model that gives the option no default
+# the options with a control of their own (anything else a family takes goes in "more options (JSON)"),
+# and each control's value for a model that gives the option no default
 UNSET = {"sampler": "default", "steps": 20, "guidance": 1.0, "eta": 0.0, "temperature": 1.0, "max_tokens": 200,
          "top_k": 0, "top_p": 1.0}
-# options with a control of their own; anything else a family takes goes in "more options (JSON)"
-CONTROLS = ("sampler", "steps", "guidance", "eta", "temperature", "max_tokens", "top_k", "top_p")
 
 
 def build_studio(service: Service) -> gr.Blocks:
@@ -43,15 +42,18 @@ def build_studio(service: Service) -> gr.Blocks:
                     num = gr.Slider(1, service.max_batch, value=min(8, service.max_batch), step=1, label="samples", elem_id="num")
                     seed = gr.Number(0, precision=0, minimum=0, label="seed", elem_id="seed")
                 with gr.Accordion("sampling options", open=True):
+                    first = service.models[names[0]].model.describe_options()  # shown before the page's load event
+                    shown = {key: {"value": initial(key, first.get(key)), "visible": key in first} for key in UNSET}
                     controls = {
-                        "sampler": gr.Dropdown(["default"], value="default", label="sampler", visible=False, allow_custom_value=True),
-                        "steps": gr.Slider(1, 1000, value=UNSET["steps"], step=1, label="steps", visible=False),
-                        "guidance": gr.Slider(0, 10, value=UNSET["guidance"], step=0.25, label="guidance (1 = none)", visible=False),
-                        "eta": gr.Slider(0, 1, value=UNSET["eta"], step=0.05, label="eta (DDIM noise)", visible=False),
-                        "temperature": gr.Slider(0, 2, value=UNSET["temperature"], step=0.05, label="temperature", visible=False),
-                        "max_tokens": gr.Slider(1, 2000, value=UNSET["max_tokens"], step=1, label="max tokens", visible=False),
-                        "top_k": gr.Number(UNSET["top_k"], precision=0, minimum=0, label="top-k (0 = all)", visible=False),
-                        "top_p": gr.Slider(0.05, 1, value=UNSET["top_p"], step=0.05, label="top-p", visible=False),
+                        "sampler": gr.Dropdown((first.get("sampler") or {}).get("enum") or [shown["sampler"]["value"]],
+                                               label="sampler", allow_custom_value=True, **shown["sampler"]),
+                        "steps": gr.Slider(1, 1000, step=1, label="steps", **shown["steps"]),
+                        "guidance": gr.Slider(0, 10, step=0.25, label="guidance (1 = none)", **shown["guidance"]),
+                        "eta": gr.Slider(0, 1, step=0.05, label="eta (DDIM noise)", **shown["eta"]),
+                        "temperature": gr.Slider(0, 2, step=0.05, label="temperature", **shown["temperature"]),
+                        "max_tokens": gr.Slider(1, 2000, step=1, label="max tokens", **shown["max_tokens"]),
+                        "top_k": gr.Number(precision=0, minimum=0, label="top-k (0 = all)", **shown["top_k"]),
+                        "top_p": gr.Slider(0.05, 1, step=0.05, label="top-p", **shown["top_p"]),
                     }
                     more = gr.Textbox(label="more options (JSON)", placeholder='{"stop": ["\\n\\n"]}', elem_id="more")
                 go = gr.Button("Generate", variant="primary", elem_id="generate")
@@ -90,7 +92,8 @@ def build_studio(service: Service) -> gr.Blocks:
             served = service.models[name]
             specs = served.model.describe_options()
             # what the user changed; the rest stays the model's own default (eta means nothing to ddpm)
-            options = {k: v for k, v in zip(controls, control_values) if k in specs and v != initial(k, specs[k])}
+            options = {k: v for k, v in zip(controls, control_values)
+                       if k in specs and v not in (initial(k, specs[k]), UNSET[k] if k == "sampler" else None)}
             if options.get("top_k") == 0:
                 options["top_k"] = None
             try:

@@ -177,6 +177,12 @@ class DiffusionModel(GenerativeModel):
         log_sigma = torch.lerp(log_sigmas[low], log_sigmas[high], t - low)
         return torch.cat([log_sigma.exp(), torch.zeros(1)])
 
+    def describe_options(self) -> dict[str, dict[str, Any]]:
+        options = super().describe_options()
+        if not self.num_classes:
+            del options["guidance"]  # nothing to guide towards
+        return options
+
     def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
         """Class labels from a condition: None (classes 0, 1, 2, ... in turn), an index, a class name, or n labels."""
         return class_labels(condition, n, self.num_classes, self.spec.class_names)
