@@ -5,7 +5,9 @@ Two standard views of MNIST:
 - "binarized": dynamically binarized (each pixel ~ Bernoulli(intensity), a fixed seed), for models of
   binary images (VAE with Bernoulli decoder, PixelCNN on bits): a discrete likelihood, NLL in nats;
 - "dequantized": 8-bit levels plus uniform noise, scaled to [0, 1), for continuous densities (flows):
-  bits/dim reported for the discrete 8-bit data, i.e. -(log p(x) - D log 256) / (D log 2).
+  bits/dim reported for the discrete 8-bit data, i.e. -(log p(x) - D log 256) / (D log 2);
+- "levels": the 8-bit values themselves (k / 255), for discrete models of them (PixelCNN with 256
+  levels): bits/dim = -log P(x) / (D log 2).
 """
 
 from __future__ import annotations
@@ -45,14 +47,14 @@ def likelihood_report(model: GenerativeModel, dataset: ImageDataset, *, num: int
     total, start = 0.0, time.perf_counter()
     for i in tqdm(range(0, n, batch_size), disable=not progress, desc=f"nll ({view})", unit="batch"):
         x = torch.stack([dataset[j]["x"] for j in range(i, min(i + batch_size, n))])
-        x = binarize(x, generator) if view == "binarized" else dequantize(x, generator)
+        x = binarize(x, generator) if view == "binarized" else dequantize(x, generator) if view == "dequantized" else x
         kwargs = {"num_samples": importance_samples, "generator": generator} if takes_k else {}
         if conditional:
             kwargs["labels"] = torch.stack([dataset[j]["y"] for j in range(i, min(i + batch_size, n))])
         total += model.log_likelihood(x, **kwargs).double().sum().item()
     dims = math.prod(dataset.spec.shape)
     nll = -total / n
-    bits_per_dim = nll / (dims * math.log(2)) if view == "binarized" else (nll + dims * math.log(256)) / (dims * math.log(2))
+    bits_per_dim = (nll + dims * math.log(256) * (view == "dequantized")) / (dims * math.log(2))
     return {
         "nll_nats": nll,
         "bits_per_dim": bits_per_dim,

@@ -14,6 +14,7 @@ BUILTIN_FAMILIES = {
     "diffusion": "noisecraft.models.diffusion",
     "gan": "noisecraft.models.gan",
     "vqvae": "noisecraft.models.vqvae",
+    "pixelcnn": "noisecraft.models.pixelcnn",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
 }

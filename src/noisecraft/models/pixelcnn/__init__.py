@@ -1,0 +1,3 @@
+from noisecraft.models.pixelcnn.model import PixelCNN, PixelCNNConfig
+
+__all__ = ["PixelCNN", "PixelCNNConfig"]
