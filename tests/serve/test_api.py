@@ -105,6 +105,9 @@ def test_generate_texts_are_the_generate_commands_texts(client, model_dirs, tmp_
     ({"model": "vae", "class": 1}, 422, "model 'vae' is unconditional"),
     ({"model": "text", "prompt": "QQ"}, 422, "prompt: text has characters the model's vocabulary lacks: 'Q'"),
     ({"model": "text", "prompt": "he", "class": 1}, 422, "class and prompt: give one"),
+    ({"model": "text", "class": 1}, 422, "class: model 'text' takes a text prompt, not a class"),
+    ({"model": "diff", "prompt": "a"}, 422, "prompt: model 'diff' takes a class, not a prompt"),
+    ({"model": "vae", "prompt": "a"}, 422, "model 'vae' is unconditional"),
     ({"model": "diff", "eta": 0.5, "sampler": "ddpm"}, 422, "eta"),
 ])
 def test_bad_requests_name_the_problem(client, body, status, message):

@@ -164,9 +164,7 @@ def create_app(service: Service, token: str | None = None, studio: bool = True) 
                          503: {"model": ErrorResponse, "description": "past the per-request time limit"}})
     async def generate(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]  (no "from __future__ import annotations" here: FastAPI reads this one)
         fields = body.model_dump(exclude={"model", "num", "seed", "class_", "prompt"})
-        condition = body.prompt if body.prompt is not None else body.class_
-        if body.prompt is not None and body.class_ is not None:
-            raise NoisecraftError("class and prompt: give one (a model takes a class or a prompt, not both)")
+        condition = service.condition(body.model, class_=body.class_, prompt=body.prompt)
         job = service.submit(body.model, body.num, body.seed, condition, **fields)
         future = asyncio.wrap_future(service.batcher.submit(job))
         try:

@@ -143,6 +143,18 @@ class Service:
         self._check_condition(served, num, condition)
         return Job(served.name, m, num, seed, condition, options)
 
+    def condition(self, model: str, class_: Any = None, prompt: str | None = None) -> Any:
+        """The condition from a request's "class" and "prompt" fields, each allowed only where the model takes it."""
+        served = self.models.get(model)
+        kind = served.model.condition_kind if served is not None else None
+        if class_ is not None and prompt is not None:
+            raise ConfigError("class and prompt: give one (a model takes a class or a prompt, not both)")
+        if class_ is not None and kind == "prompt":
+            raise ConfigError(f"class: model {model!r} takes a text prompt, not a class")
+        if prompt is not None and kind == "class":
+            raise ConfigError(f"prompt: model {model!r} takes a class, not a prompt")
+        return prompt if prompt is not None else class_
+
     def _check_condition(self, served: ServedModel, num: int, condition: Any) -> None:
         kind, name = served.model.condition_kind, served.name
         if condition is None:
