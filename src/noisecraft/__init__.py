@@ -19,6 +19,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 if TYPE_CHECKING:
     from noisecraft.models.base import GenerativeModel
 
+# The subpackage noisecraft.train is imported here, before the function `train` below is defined: Python
+# binds a subpackage to its parent's attribute when it is first imported, which would otherwise replace
+# the function with the module as soon as anything imports noisecraft.train.* (noisecraft.load does).
+import noisecraft.train  # noqa: E402,F401  (its __init__ is empty: cheap)
+
 
 def load(path: str | Path, device: str = "cpu") -> "GenerativeModel":
     """Load a trained model (EMA weights, eval mode) from a run folder or a model folder."""
