@@ -15,6 +15,7 @@ BUILTIN_FAMILIES = {
     "gan": "noisecraft.models.gan",
     "vqvae": "noisecraft.models.vqvae",
     "pixelcnn": "noisecraft.models.pixelcnn",
+    "flow": "noisecraft.models.flow",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
 }

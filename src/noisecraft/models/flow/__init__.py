@@ -1,0 +1,3 @@
+from noisecraft.models.flow.model import FlowConfig, NormalizingFlow
+
+__all__ = ["FlowConfig", "NormalizingFlow"]
