@@ -37,18 +37,26 @@ class GatedLayer(nn.Module):
         self.class_embed = nn.Embedding(num_classes, 2 * channels) if num_classes else None
 
     def forward(self, v: Tensor, h: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        v_out, to_horizontal = self.vertical_pass(v, labels)
+        return v_out, self.horizontal_pass(h, to_horizontal, labels)
+
+    def vertical_pass(self, v: Tensor, labels: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The vertical stack's output, and what row i of the horizontal stack gets from the rows above it."""
         k = self.k
         v_pre = self.vertical(F.pad(v, (k, k, k, 0)))
-        h_pre = self.horizontal(F.pad(h, (k, 0, 0, 0)))
+        to_horizontal = self.vertical_to_horizontal(shift_down(v_pre))  # rows strictly above reach row i
+        return gate(self.add_class(v_pre, labels)), to_horizontal
+
+    def horizontal_pass(self, h: Tensor, to_horizontal: Tensor, labels: Tensor | None) -> Tensor:
+        """Causal along the row, so any prefix of columns can be computed alone (the sampler does)."""
+        h_pre = self.horizontal(F.pad(h, (self.k, 0, 0, 0)))
         if self.first:  # the first layer must not see the current pixel itself
             h_pre = shift_right(h_pre)
-        h_pre = h_pre + self.vertical_to_horizontal(shift_down(v_pre))  # rows strictly above reach row i
-        if self.class_embed is not None:
-            bias = self.class_embed(labels)[:, :, None, None]
-            v_pre, h_pre = v_pre + bias, h_pre + bias
-        v_out = gate(v_pre)
-        h_out = self.horizontal_out(gate(h_pre))
-        return v_out, h_out if self.first else h + h_out
+        h_out = self.horizontal_out(gate(self.add_class(h_pre + to_horizontal, labels)))
+        return h_out if self.first else h + h_out
+
+    def add_class(self, x: Tensor, labels: Tensor | None) -> Tensor:
+        return x if self.class_embed is None else x + self.class_embed(labels)[:, :, None, None]
 
 
 def gate(x: Tensor) -> Tensor:
@@ -68,8 +76,27 @@ class GatedPixelCNN(nn.Module):
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, head, 1), nn.ReLU(), nn.Conv2d(head, vocab, 1))
 
     def forward(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
-        x = self.embed(tokens).permute(0, 3, 1, 2)
-        v = h = x
+        v = h = self.embed(tokens).permute(0, 3, 1, 2)
         for layer in self.layers:
             v, h = layer(v, h, labels)
         return self.head(h)
+
+    def rows_above(self, tokens: Tensor, labels: Tensor | None = None) -> list[Tensor]:
+        """For each layer, what the last row of `tokens` gets from the rows above it ([B, 2C, 1, W]); the last
+        row's own tokens do not matter. Sampling computes this once a row, not once a pixel."""
+        v = self.embed(tokens).permute(0, 3, 1, 2)
+        above = []
+        for layer in self.layers:
+            v, to_horizontal = layer.vertical_pass(v, labels)
+            above.append(to_horizontal[:, :, -1:])
+        return above
+
+    def next_logits(self, row: Tensor, above: list[Tensor], labels: Tensor | None = None) -> Tensor:
+        """Logits [B, vocab] for the pixel after `row` ([B, j], the row's tokens so far), given `rows_above`;
+        equal to `forward(...)[:, :, i, j]`, with 1/H of its horizontal work and none of its vertical work."""
+        j = row.shape[1]
+        row = F.pad(row, (0, 1))  # the pixel itself: never seen (first layer's shift)
+        h = self.embed(row).permute(0, 2, 1)[:, :, None]  # [B, C, 1, j + 1]
+        for layer, to_horizontal in zip(self.layers, above):
+            h = layer.horizontal_pass(h, to_horizontal[..., : j + 1], labels)
+        return self.head(h[..., -1:])[:, :, 0, 0]

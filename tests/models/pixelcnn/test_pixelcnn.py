@@ -47,6 +47,25 @@ def test_changing_a_pixel_never_changes_the_logits_before_it(layers, kernel, cla
             assert diff[position == i * w + j + 1].item() > 0 or j == w - 1  # the next pixel on the row sees it
 
 
+@pytest.mark.parametrize("layers, kernel, classes", [(1, 3, 0), (4, 3, 0), (3, 5, 3)])
+def test_the_sampler_s_row_by_row_logits_equal_the_full_forward_at_every_pixel(layers, kernel, classes):
+    torch.manual_seed(3)
+    stack = GatedPixelCNN(vocab=4, channels=6, layers=layers, kernel=kernel, num_classes=classes).eval()
+    for p in stack.parameters():
+        p.data.normal_(0, 0.5)
+    h, w = 5, 6
+    tokens = torch.randint(0, 4, (3, h, w))
+    labels = torch.tensor([0, 2, 1]) if classes else None
+    full = stack(tokens, labels)
+    for i in range(h):
+        garbage = tokens[:, : i + 1].clone()
+        garbage[:, i] = torch.randint(0, 4, (3, w))  # the current row's own tokens must not matter to the rows above
+        above = stack.rows_above(garbage, labels)
+        for j in range(w):
+            torch.testing.assert_close(stack.next_logits(tokens[:, i, :j], above, labels), full[:, :, i, j],
+                                       rtol=1e-5, atol=1e-5, msg=f"pixel {(i, j)}")
+
+
 def test_no_blind_spot_a_deep_stack_sees_every_pixel_before():
     torch.manual_seed(2)
     stack = GatedPixelCNN(vocab=2, channels=8, layers=6, kernel=3).eval()

@@ -94,8 +94,11 @@ class PixelCNN(GenerativeModel):
         labels = labels.to(self.device) if labels is not None else None
         _, h, w = self.spec.shape
         tokens = torch.zeros(n, h, w, dtype=torch.long, device=self.device)
+        above: list[Tensor] = []
         for i, j in tqdm([(i, j) for i in range(h) for j in range(w)], desc="pixels", leave=False, disable=None):
-            logits = self.stack(tokens[:, : i + 1], labels)[:, :, i, j]  # rows below i cannot matter yet
+            if j == 0:  # the rows above are complete: their part of every layer is fixed for this row
+                above = self.stack.rows_above(tokens[:, : i + 1], labels)
+            logits = self.stack.next_logits(tokens[:, i, :j], above, labels)
             if temperature == 0:
                 tokens[:, i, j] = logits.argmax(1)
                 continue
