@@ -57,6 +57,18 @@ def test_an_existing_run_is_never_overwritten_and_resume_checks_the_recipe(tiny,
         train(tiny(), tmp_path / "other", resume=True, progress=False)
 
 
+def test_a_resumed_run_may_be_given_a_larger_time_budget(tiny, tmp_path: Path):
+    from noisecraft.train.checkpoint import read_loop_state
+
+    run = train(tiny("train.max_seconds=0.5", max_steps=1000000), tmp_path / "run", progress=False)
+    first = read_loop_state(run.last_checkpoint)
+    assert first.train_seconds >= 0.5
+    train(tiny("train.max_seconds=1.5", max_steps=1000000), tmp_path / "run", resume=True, progress=False)
+    second = read_loop_state(run.last_checkpoint)
+    assert second.step > first.step and second.train_seconds >= 1.5
+    assert yaml.safe_load((run.root / "config.yaml").read_text())["train"]["max_seconds"] == 1.5
+
+
 def test_a_failed_checkpoint_write_leaves_the_last_one_intact(tiny, tmp_path: Path, monkeypatch):
     from accelerate import Accelerator
 

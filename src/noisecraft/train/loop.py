@@ -95,8 +95,7 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     )
     if accelerator.is_main_process:
         run.root.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            write_config(run, resolved)
+        write_config(run, resolved)  # on resume only the budget can differ: the run's config shows the new one
 
     prepared = accelerator.prepare(model, loader, *optimizers.values(), *schedulers.values())
     model, loader = prepared[0], prepared[1]
@@ -261,6 +260,9 @@ def export_model(accelerator: Accelerator, model: GenerativeModel, run: RunDir) 
     accelerator.wait_for_everyone()
 
 
+BUDGET_KEYS = ("train.max_steps", "train.max_seconds")  # a resumed run may be given more (or less) of either
+
+
 def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
     """Never clobber a run by accident, and resume only the run the recipe describes."""
     if not resume:
@@ -272,11 +274,11 @@ def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
     if read_loop_state(run.last_checkpoint) is None:
         raise CheckpointError(f"--resume: {run.root} has no checkpoint yet (no checkpoints/last)")
     saved = yaml.safe_load(run.config.read_text())
-    differences = [k for k in diff_keys(saved, resolved.to_dict()) if k != "train.max_steps"]
+    differences = [k for k in diff_keys(saved, resolved.to_dict()) if k not in BUDGET_KEYS]
     if differences:
         raise ConfigError(
             f"--resume: the recipe differs from {run.config} at {', '.join(differences)}; resume with the same "
-            f"recipe (only train.max_steps may change), or train into a new --out"
+            f"recipe (only the budget, {' and '.join(BUDGET_KEYS)}, may change), or train into a new --out"
         )
 
 
