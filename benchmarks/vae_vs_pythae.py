@@ -12,8 +12,8 @@ images; rounds interleaved, both at the same thread count. Each side's time cove
 loading included) after one warm-up round.
 
 quality: each with its own recipe for the same budget (default 30 minutes), both at once with one thread each
-(a race: the machine's noise hits both): pythae's VAE with its networks and its trainer's defaults (batch
-64, Adam 1e-4, BCE, as in its README's MNIST example) vs our `mnist-vae` recipe (its cosine schedule spread
+(a race: the machine's noise hits both): pythae's VAE with its MNIST networks and the training
+configuration of its README (AdamW lr 1e-3, batch 200, BCE) vs our `mnist-vae` recipe (its cosine schedule spread
 over the budget). Then, on the MNIST test digits dynamically binarized with seed 0 (the same bits for
 both): the ELBO on all 10,000 and the IWAE bound at k importance samples on the first --iwae-num digits
 (pythae's networks cost ~1 GFLOP per decoder pass, so k=1000 on 10k digits would take days here), both
@@ -37,7 +37,12 @@ import torch
 OUT = common.RESULTS / "vae_vs_pythae"
 WORK = common.HERE / "_work" / "vae_vs_pythae"
 FAMILY = "pythae_nets:PythaeNetsVAE"
-BATCH, LR, LATENT = 64, 1e-4, 16
+BATCH, LR, LATENT = 64, 1e-4, 16  # speed: pythae's BaseTrainerConfig defaults, for both loops
+# quality: the training configuration of pythae's README ("Launching a model training"); its data loader
+# workers (2) dropped: the images are one in-memory tensor and the machine has 2 cores for the race
+PYTHAE_README = {"learning_rate": 1e-3, "per_device_train_batch_size": 200, "optimizer_cls": "AdamW",
+                 "optimizer_params": {"weight_decay": 0.05, "betas": (0.91, 0.995)},
+                 "scheduler_cls": "ReduceLROnPlateau", "scheduler_params": {"patience": 5, "factor": 0.5}}
 
 
 def train_images() -> torch.Tensor:
@@ -47,8 +52,8 @@ def train_images() -> torch.Tensor:
     return build_dataset(load_recipe("mnist-vae").recipe.data, "train").images  # uint8 N x 1 x 28 x 28
 
 
-def pythae_trainer(images: torch.Tensor, folder: Path, seed: int = 0):
-    """pythae's VAE on its MNIST networks with its own trainer (defaults: Adam, lr 1e-4, batch 64)."""
+def pythae_trainer(images: torch.Tensor, folder: Path, seed: int = 0, **training_config):
+    """pythae's VAE on its MNIST networks with its own trainer (by default its defaults: Adam, lr 1e-4, batch 64)."""
     from pythae.data.datasets import BaseDataset
     from pythae.models import VAE, VAEConfig
     from pythae.models.nn.benchmarks.mnist import Decoder_Conv_AE_MNIST, Encoder_Conv_VAE_MNIST
@@ -59,8 +64,9 @@ def pythae_trainer(images: torch.Tensor, folder: Path, seed: int = 0):
     model = VAE(config, encoder=Encoder_Conv_VAE_MNIST(config), decoder=Decoder_Conv_AE_MNIST(config))
     x = images.float() / 255
     dataset = BaseDataset(x, torch.zeros(len(x)))
-    training = BaseTrainerConfig(output_dir=str(folder), per_device_train_batch_size=BATCH, learning_rate=LR,
-                                 num_epochs=1, train_dataloader_num_workers=0, seed=seed, no_cuda=True)
+    training = BaseTrainerConfig(**{"output_dir": str(folder), "per_device_train_batch_size": BATCH, "learning_rate": LR,
+                                    "num_epochs": 1, "train_dataloader_num_workers": 0, "seed": seed, "no_cuda": True,
+                                    **training_config})
     trainer = BaseTrainer(model=model, train_dataset=dataset, training_config=training)
     trainer.prepare_training()  # what its train() does first: seed, optimizer, output folder, callbacks
     return trainer
@@ -146,12 +152,14 @@ def train_pythae(budget: float) -> None:
     `budget` seconds of training; the state is saved every minute and at the end (a session may end)."""
     folder = WORK / "quality-pythae"
     folder.mkdir(parents=True, exist_ok=True)
-    trainer = pythae_trainer(train_images(), folder)
-    state = {"epoch": 0, "batch": 0, "seconds": 0.0, "steps": 0}
+    trainer = pythae_trainer(train_images(), folder, **PYTHAE_README)
+    state = {"epoch": 0, "batch": 0, "seconds": 0.0, "steps": 0, "epoch_loss": 0.0}
     if (folder / "state.pt").exists():
         saved = torch.load(folder / "state.pt", weights_only=True)
         trainer.model.load_state_dict(saved["model"])
         trainer.optimizer.load_state_dict(saved["optimizer"])
+        if trainer.scheduler is not None:
+            trainer.scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
     last_save = time.perf_counter()
     trainer.model.train()
@@ -165,6 +173,7 @@ def train_pythae(budget: float) -> None:
             output = trainer.model(inputs, epoch=state["epoch"] + 1, dataset_size=len(trainer.train_loader.dataset),
                                    uses_ddp=False)
             trainer._optimizers_step(output)
+            state["epoch_loss"] += output.loss.item()
             now = time.perf_counter()
             state["seconds"] += now - start
             start = now
@@ -176,14 +185,16 @@ def train_pythae(budget: float) -> None:
                 last_save = time.perf_counter()
             if state["seconds"] >= budget:
                 break
-        else:
-            state["epoch"], state["batch"] = state["epoch"] + 1, 0
+        else:  # the epoch ran out: its scheduler steps on the epoch's mean loss, as its train() does
+            trainer._schedulers_step(state["epoch_loss"] / len(trainer.train_loader))
+            state["epoch"], state["batch"], state["epoch_loss"] = state["epoch"] + 1, 0, 0.0
     save_pythae(trainer, state, folder)
 
 
 def save_pythae(trainer, state: dict, folder: Path) -> None:
     tmp = folder / "state.pt.tmp"
-    torch.save({"model": trainer.model.state_dict(), "optimizer": trainer.optimizer.state_dict(), "state": state}, tmp)
+    torch.save({"model": trainer.model.state_dict(), "optimizer": trainer.optimizer.state_dict(), "state": state,
+                "scheduler": trainer.scheduler.state_dict() if trainer.scheduler is not None else {}}, tmp)
     os.replace(tmp, folder / "state.pt")
 
 
@@ -235,7 +246,8 @@ def score(name: str, k: int, num: int) -> None:
         trained = {"train_seconds": s.train_seconds, "train_steps": s.step, "train_images": s.examples_seen}
     else:
         trained = {"train_seconds": pythae_state["seconds"], "train_steps": pythae_state["steps"],
-                   "train_images": pythae_state["steps"] * BATCH}
+                   "train_images": pythae_state["steps"] * PYTHAE_README["per_device_train_batch_size"],
+                   "training_config": PYTHAE_README}
     record = {"model": name, "parameters": model.num_parameters(), **trained,
               "test_elbo_nats": -elbo.mean().item(), "elbo_examples": len(elbo), "elbo_seconds": elbo_seconds,
               "iwae_nll_nats": -iwae.mean().item(), "iwae_k": k, "iwae_examples": len(iwae), "iwae_seconds": iwae_seconds,
