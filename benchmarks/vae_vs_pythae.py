@@ -165,18 +165,16 @@ def train_pythae(budget: float) -> None:
     trainer.model.train()
     while state["seconds"] < budget:
         torch.manual_seed(1000 + state["epoch"])  # the loader's shuffle: the same order when resumed
-        start = time.perf_counter()
         for i, inputs in enumerate(trainer.train_loader):
             if i < state["batch"]:
-                start = time.perf_counter()
                 continue
+            start = time.perf_counter()  # step time, as our loop's train.max_seconds counts it (batch fetched)
             output = trainer.model(inputs, epoch=state["epoch"] + 1, dataset_size=len(trainer.train_loader.dataset),
                                    uses_ddp=False)
             trainer._optimizers_step(output)
             state["epoch_loss"] += output.loss.item()
             now = time.perf_counter()
             state["seconds"] += now - start
-            start = now
             state["batch"], state["steps"] = i + 1, state["steps"] + 1
             if state["steps"] % 100 == 0:
                 print(f"pythae step {state['steps']} ({state['seconds']:.0f} s): loss {output.loss.item():.2f}", flush=True)
