@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import torch
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +31,25 @@ def tiny():
         return load_recipe("mnist-vae-tiny", [*tiny_overrides(**train), *extra])
 
     return make
+
+
+@pytest.fixture
+def fit():
+    """Adam on one fixed batch for `steps` steps; the loss before each step (a family's "it can learn" check)."""
+
+    def run(model, batch: dict, steps: int, lr: float) -> list[float]:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        losses = []
+        for _ in range(steps):
+            loss = model(batch).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        return losses
+
+    return run
+
 
 @dataclass
 class FileServer:

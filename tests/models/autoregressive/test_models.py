@@ -127,18 +127,11 @@ def test_token_report_units_on_a_bpe_dataset():
 # --- learning ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", FAMILIES)
-def test_a_tiny_model_learns_a_short_text_by_heart(name):
+def test_a_tiny_model_learns_a_short_text_by_heart(name, fit):
     model = make(name, context=len(TEXT) - 1)
     assert sum(p.numel() for p in model.parameters()) < 12_000
     ids = torch.tensor([CHAR.encode(TEXT)])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(150):
-        loss = model({"x": ids}).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = fit(model, {"x": ids}, steps=150, lr=1e-2)
     assert losses[0] > 3.0 and losses[-1] < 0.1
     model.eval()
     prompt = 16

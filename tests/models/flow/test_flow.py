@@ -127,18 +127,11 @@ def test_sampling_shapes_seeds_and_temperature():
         model.sample(2, condition=3)
 
 
-def test_training_steps_lower_the_bits_per_dim_of_a_fixed_batch():
+def test_training_steps_lower_the_bits_per_dim_of_a_fixed_batch(fit):
     torch.manual_seed(0)
     model = NormalizingFlow(FlowConfig(levels=2, steps_per_level=2, hidden=16), DataSpec(shape=(1, 8, 8))).train()
     x = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(0)).expand(32, -1, -1, -1)  # one image, fresh noise
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(40):
-        loss = model({"x": x}).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = fit(model, {"x": x}, steps=40, lr=3e-3)
     assert losses[-1] < 0.8 * losses[0]
 
 

@@ -35,20 +35,13 @@ def test_sampling_is_deterministic_for_a_generator_and_temperature_matters():
     assert torch.allclose(cold[0], cold[1])  # T=0 decodes z=0 every time
 
 
-def test_loss_decreases_on_a_fixed_batch():
+def test_loss_decreases_on_a_fixed_batch(fit):
     model = make()
     x = torch.zeros(16, 1, 28, 28)
     for i in range(16):  # 16 different white squares: structure a VAE can learn in a few steps
         r, c = divmod(i, 4)
         x[i, 0, 2 + 6 * r : 8 + 6 * r, 2 + 6 * c : 8 + 6 * c] = 1.0
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        loss = model({"x": x}).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = fit(model, {"x": x}, steps=30, lr=3e-3)
     assert losses[-1] < 0.5 * losses[0]
 
 
