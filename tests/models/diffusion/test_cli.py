@@ -113,7 +113,7 @@ def test_full_recipes_resolve(name, conditional):
     model = recipe.model
     assert model.family == "diffusion" and model.objective == "edm"
     assert model.conditional is conditional
-    assert model.sampler == "dpmpp-2m" and model.steps == 20
+    assert model.sampler == "ddpm" and model.steps == 20
     if conditional:
         assert model.guidance > 1 and model.label_dropout > 0
 
