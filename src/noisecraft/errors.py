@@ -24,3 +24,7 @@ class CheckpointError(NoisecraftError):
 class TrainingDiverged(NoisecraftError):
     """Training went wrong beyond repair (a NaN/inf loss, a collapsed GAN); the run stops and keeps its last
     checkpoint."""
+
+
+class SamplingError(NoisecraftError):
+    """A model's samples hold NaN or inf: any metric on them would be meaningless."""

@@ -7,13 +7,14 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from noisecraft.cli.main import run as cli
 from noisecraft.config import DataConfig
 from noisecraft.data import build_dataset
-from noisecraft.errors import ConfigError
-from noisecraft.evaluate.evaluator import evaluate_run
+from noisecraft.errors import ConfigError, SamplingError
+from noisecraft.evaluate.evaluator import evaluate_run, score_samples
 from noisecraft.evaluate.likelihood import likelihood_report
 
 TINY = ["--set", "train.max_steps=4", "--set", "train.checkpoint_every=4", "--set", "train.sample_every=4",
@@ -45,6 +46,14 @@ def test_every_metric_on_a_tiny_run(tiny_run: Path, tmp_path: Path, monkeypatch)
     # the reference features were cached: a second evaluation finds them
     again = evaluate_run(tiny_run, metrics="fid", num=32, progress=False)
     assert again["timing"]["reference_seconds"] is None and again["metrics"]["fid"] == pytest.approx(m["fid"])
+
+
+def test_samples_with_nan_or_inf_are_refused_with_a_count():
+    samples = torch.rand(6, 1, 28, 28)
+    samples[1, 0, 3, 3], samples[4, 0, 0, 0] = float("nan"), float("inf")
+    data = DataConfig(dataset="mnist", limit=8)
+    with pytest.raises(SamplingError, match="2 of 6 samples hold NaN or inf"):
+        score_samples(samples, data, "test", ["fid"], {})
 
 
 def test_likelihood_report_is_deterministic_and_tightens_with_more_importance_samples(tiny_run: Path):

@@ -20,7 +20,7 @@ import torch
 import noisecraft
 from noisecraft.data import build_dataset
 from noisecraft.data.download import file_digest
-from noisecraft.errors import CheckpointError, ConfigError
+from noisecraft.errors import CheckpointError, ConfigError, SamplingError
 from noisecraft.evaluate import metrics as M
 from noisecraft.evaluate.inception import InceptionFeatures
 from noisecraft.evaluate.likelihood import likelihood_report
@@ -143,6 +143,10 @@ def score_samples(samples: torch.Tensor, data, split: str, chosen: list[str], pr
     Fills `protocol_info` with what the numbers depend on; also used to score other libraries' samples."""
     result: dict[str, Any] = {"metrics": {}, "timing": {}}
     num = len(samples)
+    bad = int((~torch.isfinite(samples.flatten(1))).any(1).sum())
+    if bad:
+        raise SamplingError(f"{bad} of {num} samples hold NaN or inf values: no metric on them would mean anything "
+                            "(has the model diverged? look at its samples)")
     if INCEPTION_METRICS & set(chosen):
         extractor = InceptionFeatures()
         t = time.perf_counter()

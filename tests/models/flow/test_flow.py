@@ -127,6 +127,20 @@ def test_sampling_shapes_seeds_and_temperature():
         model.sample(2, condition=3)
 
 
+def test_samples_stay_finite_where_a_coupling_scale_underflows():
+    """Off the data a coupling's sigmoid scale can reach 0 and its inverse divide by it: once a value overflows,
+    inf - inf gives NaN and the sample (and any FID on it) is lost. Samples must stay finite numbers in [0, 1]."""
+    torch.manual_seed(0)
+    model = NormalizingFlow(FlowConfig(levels=2, steps_per_level=2, hidden=6), DataSpec(shape=(1, 8, 8))).eval()
+    coupling = model.blocks[0][0].layers[2]
+    with torch.no_grad():  # raw scale -200 everywhere: sigmoid underflows to exactly 0 in float32
+        coupling.net[-1].weight[1::2].zero_()
+        coupling.net[-1].bias[1::2] = -200.0
+    assert torch.sigmoid(torch.tensor(-198.0)) == 0
+    x = model.sample(8, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
+
+
 def test_training_steps_lower_the_bits_per_dim_of_a_fixed_batch(fit):
     torch.manual_seed(0)
     model = NormalizingFlow(FlowConfig(levels=2, steps_per_level=2, hidden=16), DataSpec(shape=(1, 8, 8))).train()

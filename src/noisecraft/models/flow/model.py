@@ -25,6 +25,9 @@ from noisecraft.models.noise import randn
 from noisecraft.models.registry import register
 
 
+SAMPLE_LIMIT = 1e4  # bound on activations while sampling; see NormalizingFlow.decode
+
+
 class FlowConfig(ModelConfig):
     family: Literal["flow"] = "flow"
     levels: int = Field(2, ge=1, le=6, description="scales: each squeezes 2x2 pixels into channels; all but the last factor out half")
@@ -115,7 +118,8 @@ class AffineCoupling(nn.Module):
     def inverse(self, y: Tensor) -> Tensor:
         ya, yb = y[:, : self.half], y[:, self.half :]
         scale, shift = self.scale_shift(ya)
-        return torch.cat([ya, yb / scale - shift], 1)
+        # off the data, sigmoid can underflow to 0: divide by the smallest normal number instead (no 0/0 = NaN)
+        return torch.cat([ya, yb / scale.clamp_min(torch.finfo(scale.dtype).tiny) - shift], 1)
 
 
 class FlowStep(nn.Module):
@@ -185,12 +189,15 @@ class NormalizingFlow(GenerativeModel):
         return [*latents, y], logdet
 
     def decode(self, latents: list[Tensor]) -> Tensor:
+        """Latents -> images in [0, 1]. A latent far from what the data map to can meet couplings whose scale is ~0
+        and grow past float range (then inf - inf = NaN); clamping each step's output at +-SAMPLE_LIMIT, far
+        beyond anything data reach (|y| < 3 in logit space), keeps such samples finite: saturated, scored as bad."""
         y = latents[-1]
         for level in reversed(range(len(self.blocks))):
             if level < len(self.blocks) - 1:
                 y = torch.cat([y, latents[level]], 1)
             for step in reversed(self.blocks[level]):
-                y = step.inverse(y)
+                y = step.inverse(y).clamp(-SAMPLE_LIMIT, SAMPLE_LIMIT)
             y = unsqueeze(y)
         return ((torch.sigmoid(y) - self.config.alpha) / (1 - 2 * self.config.alpha)).clamp(0, 1)
 
