@@ -23,10 +23,19 @@ def main() -> None:
     args = parser.parse_args()
     result = evaluate_run(args.run, protocol=args.protocol, metrics=args.metrics, num=args.num,
                           nll_samples=args.nll_samples)
-    m = result["metrics"]
+    write_result(args.name, result, summary(args.run.name, result))
+
+
+def summary(run_name: str, result: dict) -> str:
+    """One line for the results table: what was measured on how many samples or test examples."""
+    m, what = result["metrics"], []
+    if "fid" in m or "classifier_fid" in m:
+        what.append(f"{result['protocol']['name']}, {result['protocol']['num_samples']} samples")
+    if "likelihood" in result:
+        what.append(f"NLL on {result['likelihood']['examples']} test examples, "
+                    f"k={result['likelihood']['importance_samples']}")
     parts = [f"{k} {m[k]:.4g}" for k in ("fid", "kid", "precision", "recall", "classifier_fid", "nll_nats") if k in m]
-    summary = f"{args.run.name} ({args.protocol}, {result['protocol']['num_samples']} samples): " + ", ".join(parts)
-    write_result(args.name, result, summary)
+    return f"{run_name} ({'; '.join(what)}): " + ", ".join(parts)
 
 
 if __name__ == "__main__":
