@@ -132,10 +132,11 @@ def test_samples_stay_finite_where_a_coupling_scale_underflows():
     inf - inf gives NaN and the sample (and any FID on it) is lost. Samples must stay finite numbers in [0, 1]."""
     torch.manual_seed(0)
     model = NormalizingFlow(FlowConfig(levels=2, steps_per_level=2, hidden=6), DataSpec(shape=(1, 8, 8))).eval()
-    coupling = model.blocks[0][0].layers[2]
-    with torch.no_grad():  # raw scale -200 everywhere: sigmoid underflows to exactly 0 in float32
-        coupling.net[-1].weight[1::2].zero_()
-        coupling.net[-1].bias[1::2] = -200.0
+    with torch.no_grad():  # every coupling's raw scale -200: sigmoid underflows to exactly 0 in float32
+        for steps in model.blocks:
+            for step in steps:
+                step.layers[2].net[-1].weight[1::2].zero_()
+                step.layers[2].net[-1].bias[1::2] = -200.0
     assert torch.sigmoid(torch.tensor(-198.0)) == 0
     x = model.sample(8, generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1

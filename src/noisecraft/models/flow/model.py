@@ -118,8 +118,9 @@ class AffineCoupling(nn.Module):
     def inverse(self, y: Tensor) -> Tensor:
         ya, yb = y[:, : self.half], y[:, self.half :]
         scale, shift = self.scale_shift(ya)
-        # off the data, sigmoid can underflow to 0: divide by the smallest normal number instead (no 0/0 = NaN)
-        return torch.cat([ya, yb / scale.clamp_min(torch.finfo(scale.dtype).tiny) - shift], 1)
+        # off the data the scale can underflow to 0: the division must not make inf (then inf - inf = NaN)
+        xb = (yb / scale.clamp_min(torch.finfo(scale.dtype).tiny) - shift).clamp(-SAMPLE_LIMIT, SAMPLE_LIMIT)
+        return torch.cat([ya, xb], 1)
 
 
 class FlowStep(nn.Module):
@@ -190,8 +191,9 @@ class NormalizingFlow(GenerativeModel):
 
     def decode(self, latents: list[Tensor]) -> Tensor:
         """Latents -> images in [0, 1]. A latent far from what the data map to can meet couplings whose scale is ~0
-        and grow past float range (then inf - inf = NaN); clamping each step's output at +-SAMPLE_LIMIT, far
-        beyond anything data reach (|y| < 3 in logit space), keeps such samples finite: saturated, scored as bad."""
+        and grow past float range (then inf - inf = NaN); clamping the couplings' and each step's outputs at
+        +-SAMPLE_LIMIT, far beyond anything data reach (|y| < 3 in logit space), keeps such samples finite:
+        saturated, and scored as bad."""
         y = latents[-1]
         for level in reversed(range(len(self.blocks))):
             if level < len(self.blocks) - 1:
