@@ -5,7 +5,8 @@ Two standard views of MNIST:
 - "binarized": dynamically binarized (each pixel ~ Bernoulli(intensity), a fixed seed), for models of
   binary images (VAE with Bernoulli decoder, PixelCNN on bits): a discrete likelihood, NLL in nats;
 - "dequantized": 8-bit levels plus uniform noise, scaled to [0, 1), for continuous densities (flows):
-  bits/dim reported for the discrete 8-bit data, i.e. -(log p(x) - D log 256) / (D log 2);
+  NLL and bits/dim reported for the discrete 8-bit data, i.e. -(log p(x) - D log 256) nats (a density on
+  [0, 1)^D is 256^D times one on the levels' scale; without that term the NLL is negative);
 - "levels": the 8-bit values themselves (k / 255), for discrete models of them (PixelCNN with 256
   levels): bits/dim = -log P(x) / (D log 2).
 """
@@ -53,11 +54,10 @@ def likelihood_report(model: GenerativeModel, dataset: ImageDataset, *, num: int
             kwargs["labels"] = torch.stack([dataset[j]["y"] for j in range(i, min(i + batch_size, n))])
         total += model.log_likelihood(x, **kwargs).double().sum().item()
     dims = math.prod(dataset.spec.shape)
-    nll = -total / n
-    bits_per_dim = (nll + dims * math.log(256) * (view == "dequantized")) / (dims * math.log(2))
+    nll = -total / n + dims * math.log(256) * (view == "dequantized")
     return {
         "nll_nats": nll,
-        "bits_per_dim": bits_per_dim,
+        "bits_per_dim": nll / (dims * math.log(2)),
         "data": view,
         "examples": n,
         "importance_samples": importance_samples if takes_k else None,
