@@ -25,7 +25,7 @@ from noisecraft.models.noise import randn
 from noisecraft.models.registry import register
 
 
-SAMPLE_LIMIT = 1e4  # bound on activations while sampling; see NormalizingFlow.decode
+SAMPLE_LIMIT = 1e4  # bound on a coupling's inverse output, far beyond what data reach (|y| < 3 in logit space)
 
 
 class FlowConfig(ModelConfig):
@@ -190,16 +190,14 @@ class NormalizingFlow(GenerativeModel):
         return [*latents, y], logdet
 
     def decode(self, latents: list[Tensor]) -> Tensor:
-        """Latents -> images in [0, 1]. A latent far from what the data map to can meet couplings whose scale is ~0
-        and grow past float range (then inf - inf = NaN); clamping the couplings' and each step's outputs at
-        +-SAMPLE_LIMIT, far beyond anything data reach (|y| < 3 in logit space), keeps such samples finite:
-        saturated, and scored as bad."""
+        """Latents -> images in [0, 1]. A latent far from what the data map to can meet couplings whose scale is ~0;
+        AffineCoupling.inverse clamps at +-SAMPLE_LIMIT, so such samples come out finite: saturated, scored as bad."""
         y = latents[-1]
         for level in reversed(range(len(self.blocks))):
             if level < len(self.blocks) - 1:
                 y = torch.cat([y, latents[level]], 1)
             for step in reversed(self.blocks[level]):
-                y = step.inverse(y).clamp(-SAMPLE_LIMIT, SAMPLE_LIMIT)
+                y = step.inverse(y)
             y = unsqueeze(y)
         return ((torch.sigmoid(y) - self.config.alpha) / (1 - 2 * self.config.alpha)).clamp(0, 1)
 
