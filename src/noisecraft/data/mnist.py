@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import warnings
 import zlib
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from noisecraft.data.base import ImageDataset
 from noisecraft.data.download import download_first
 from noisecraft.data.transforms import check_split
 from noisecraft.errors import DataError
+from noisecraft.utils.paths import default_cache_dir
 
 PACKAGE_DIR = Path(__file__).parent / "files" / "mnist"
 MIRRORS = (
@@ -43,10 +43,6 @@ SPLITS = {  # split: (images file, labels file, number of examples)
 }
 CLASS_NAMES = [str(i) for i in range(10)]
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049  # IDX: 0x08 (unsigned byte) then the number of dimensions
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("NOISECRAFT_CACHE") or "~/.cache/noisecraft").expanduser()
 
 
 def load_mnist(

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from noisecraft.data.base import DataSpec
 from noisecraft.data.download import download
-from noisecraft.data.mnist import default_cache_dir
+from noisecraft.utils.paths import default_cache_dir
 from noisecraft.errors import DataError
 from noisecraft.text.tokenizers import Tokenizer, tokenizer_from_dict, train_tokenizer
 

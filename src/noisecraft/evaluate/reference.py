@@ -19,7 +19,7 @@ from safetensors.numpy import load_file, save_file
 
 from noisecraft.config import DataConfig
 from noisecraft.data import build_dataset
-from noisecraft.data.mnist import default_cache_dir
+from noisecraft.utils.paths import default_cache_dir
 
 
 def reference_key(data: DataConfig, split: str, num: int | None, extractor: Any) -> dict[str, Any]:
