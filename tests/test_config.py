@@ -29,7 +29,6 @@ def test_every_builtin_recipe_validates():
         ("data.dataset=cifar", "data.dataset: Input should be 'mnist', 'digits', 'image_folder', 'tinyshakespeare' or 'text'"),
         ("model.family=unicorn", "model.family: unknown family 'unicorn' (known: "),
         ("model.family=os.path:join", "is not a GenerativeModel subclass"),
-        ("data.image_folder=/x", "data.image_folder is set, so data.dataset must be image_folder"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(override, expected):

@@ -170,6 +170,27 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
+BUILTIN_IMAGE_SIDES = {"mnist": 28, "digits": 8}  # what a recipe written for them sizes its model for
+
+
+def switch_to_own_data(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`--set data.image_folder=~/pics` (or `data.text_path=...`) on a recipe written for a built-in data set
+    trains on that data instead: the override says which data set, so the recipe's `data.dataset` gives way
+    (unless `data.dataset` is set too), and images come at the size the recipe's model was built for
+    (unless `data.image_size` is set)."""
+    keys = {item.partition("=")[0].strip() for item in overrides}
+    data = raw.get("data")
+    if "data.dataset" in keys or not isinstance(data, dict):
+        return raw
+    if "data.image_folder" in keys and data.get("dataset") not in (None, "image_folder"):
+        builtin = data.pop("dataset")
+        if "data.image_size" not in keys and builtin in BUILTIN_IMAGE_SIDES:
+            data["image_size"] = data.get("image_size") or BUILTIN_IMAGE_SIDES[builtin]
+    if "data.text_path" in keys and data.get("dataset") not in (None, "text"):
+        data.pop("dataset")
+    return raw
+
+
 def _parse_value(text: str) -> Any:
     """YAML, except that `3e-4` is a number (YAML 1.1 wants `3.0e-4`)."""
     try:
@@ -241,7 +262,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None
     else:
         path = resolve_recipe_path(recipe)
         raw, source = read_yaml(path), str(path)
-    raw = apply_overrides(raw, overrides or [])
+    raw = switch_to_own_data(apply_overrides(raw, overrides or []), overrides or [])
     if not isinstance(raw.get("model"), dict) or "family" not in raw["model"]:
         raise ConfigError(f"{source}: model.family: missing (which family to train, e.g. vae)")
     parsed = validate_section(Recipe, raw, source)

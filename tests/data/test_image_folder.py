@@ -59,12 +59,16 @@ def test_resize_then_center_crop(tmp_path):
     assert (data.images[0, 2] == 255).all() and (data.images[0, 0] == 0).all()
 
 
-def test_sizes_must_match_without_image_size(tmp_path):
+def test_mixed_sizes_without_image_size_take_the_most_common_with_one_warning(tmp_path):
     save(tmp_path / "a.png", (12, 12))
-    save(tmp_path / "b.png", (20, 10))
-    either = r"(a\.png: 12x12 .*/b\.png is 20x10|b\.png: 20x10 .*/a\.png is 12x12)"
-    with pytest.raises(DataError, match=either + "; set data.image_size"):
-        load_image_folder(tmp_path, test_fraction=0)
+    save(tmp_path / "b.png", (20, 10), BLUE)
+    save(tmp_path / "c.png", (12, 12))
+    with pytest.warns(UserWarning, match=r"3 images|2 sizes: resized to 12x12, the most common") as caught:
+        data = load_image_folder(tmp_path, test_fraction=0)
+    assert len(caught) == 1
+    assert data.images.shape == (3, 3, 12, 12)
+    blue = (data.images[:, 2] == 255).flatten(1).all(1)
+    assert blue.sum() == 1 and (data.images[~blue, 0] == 255).all()  # b is still all blue, a and c red
 
 
 def test_exif_orientation_and_transparency(tmp_path):

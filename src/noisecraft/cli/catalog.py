@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import json
+import sys
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -16,18 +19,38 @@ datasets_app = typer.Typer(help="The built-in data sets.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
 
+JSON_OPTION = typer.Option(False, "--json", help="Print a JSON list (one object per row) for scripts.")
+
+
+def print_rows(rows: list[dict[str, str]], as_json: bool) -> None:
+    """A table on a terminal; whole values, tab-separated, when piped; or JSON: never a cut-off name."""
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif not sys.stdout.isatty():
+        for row in rows[:1]:
+            typer.echo("\t".join(row))
+        for row in rows:
+            typer.echo("\t".join(_cell(v) for v in row.values()))
+    elif rows:
+        table = Table(*rows[0])
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row.values()))
+        console.print(table)
+
+
 @recipes_app.command("list")
-def recipes_list() -> None:
+def recipes_list(as_json: bool = JSON_OPTION) -> None:
     """List the built-in recipes."""
     from noisecraft.config import builtin_recipes, read_yaml
 
-    table = Table("name", "family", "data", "description")
+    rows = []
     for name, path in builtin_recipes().items():
         raw = read_yaml(path)
         data = raw.get("data", {}) or {}
-        table.add_row(name, str(raw.get("model", {}).get("family", "?")),
-                      str(data.get("dataset") or data.get("image_folder") or "mnist"), str(raw.get("description", "")))
-    console.print(table)
+        rows.append({"name": name, "family": str(raw.get("model", {}).get("family", "?")),
+                     "data": str(data.get("dataset") or data.get("image_folder") or "mnist"),
+                     "description": str(raw.get("description", ""))})
+    print_rows(rows, as_json)
 
 
 @recipes_app.command("show")
@@ -49,17 +72,18 @@ def recipes_show(
 
 
 @datasets_app.command("list")
-def datasets_list() -> None:
+def datasets_list(as_json: bool = JSON_OPTION) -> None:
     """List the built-in data sets."""
     from noisecraft.data import DATASETS
 
-    table = Table("name", "modality", "shape", "train", "test", "source")
+    rows = []
     for name, info in DATASETS.items():
         d = info.to_dict()
         splits = d.get("splits") or {}
-        table.add_row(name, str(d.get("modality", "")), _shape(d.get("shape")), str(splits.get("train", "-")),
-                      str(splits.get("test", "-")), str(d.get("source", "")))
-    console.print(table)
+        rows.append({"name": name, "modality": str(d.get("modality", "")), "shape": _shape(d.get("shape")),
+                     "train": splits.get("train"), "test": splits.get("test"),
+                     "source": str(d.get("source", ""))})
+    print_rows(rows, as_json)
 
 
 @datasets_app.command("show")
@@ -93,6 +117,10 @@ def datasets_download(
                           "the others ship with a package")
     folder = download_mnist(cache_dir, mirrors=mirrors or MIRRORS)
     typer.echo(f"mnist: verified files in {folder}")
+
+
+def _cell(value) -> str:
+    return "-" if value is None else str(value)
 
 
 def _shape(shape) -> str:

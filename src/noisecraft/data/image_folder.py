@@ -8,6 +8,7 @@ are editor / OS leftovers such as macOS "._x.png", not images.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -56,11 +57,6 @@ def load_image_folder(
                 raise DataError(f"{files[i]}: cannot read image ({e}); data.skip_bad_files skips such files") from e
             bad.append(files[i])
             continue
-        if arrays and array.shape != arrays[0].shape:
-            raise DataError(
-                f"{files[i]}: {array.shape[1]}x{array.shape[0]} pixels, but {files[kept[0]]} is "
-                f"{arrays[0].shape[1]}x{arrays[0].shape[0]}; set data.image_size to resize all images to one size"
-            )
         arrays.append(array)
         kept.append(i)
         if limit is not None and len(arrays) >= limit:
@@ -70,9 +66,22 @@ def load_image_folder(
         warnings.warn(f"skipped {len(bad)} unreadable image(s) in {root}: {names}", stacklevel=2)
     if not arrays:
         raise DataError(f"no readable images in {root}: all {len(bad)} in the {split} split failed to decode")
+    arrays = one_size(arrays, root)
     images = torch.from_numpy(np.stack(arrays)).reshape(len(arrays), *arrays[0].shape[:2], channels)
     labels_tensor = torch.from_numpy(targets[kept]) if targets is not None else None
     return ImageDataset(images.permute(0, 3, 1, 2).contiguous(), labels_tensor, class_names, root.name)
+
+
+def one_size(arrays: list[np.ndarray], root: Path) -> list[np.ndarray]:
+    """Images of several sizes (no data.image_size) are fitted to the most common one, with one warning."""
+    sizes = Counter(a.shape[:2] for a in arrays)
+    if len(sizes) == 1:
+        return arrays
+    (height, width), _ = sizes.most_common(1)[0]
+    warnings.warn(f"images in {root} come in {len(sizes)} sizes: resized to {width}x{height}, the most common "
+                  "(set data.image_size to choose)", stacklevel=3)
+    return [a if a.shape[:2] == (height, width) else
+            np.asarray(ImageOps.fit(Image.fromarray(a), (width, height), method=Image.Resampling.BICUBIC)) for a in arrays]
 
 
 def find_images(root: Path) -> list[Path]:

@@ -9,6 +9,7 @@ Two protocols fit a 2-core CPU (numbers are comparable only within one protocol:
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +39,7 @@ METRICS = {
     "pr": "improved precision and recall (k=3) on Inception features",
     "cfid": "FID on the shipped MNIST classifier's features",
     "classes": "class coverage and entropy of the shipped MNIST classifier's predictions",
-    "nll": "negative log-likelihood (nats/example, bits/dim) on the split",
+    "nll": "negative log-likelihood on the split (images: nats/example, bits/dim; token models: nats and bits per token)",
     "loss": "token models: validation loss, nats per token",
     "bpc": "token models: bits per character of the validation text",
     "perplexity": "token models: exp(loss)",
@@ -55,10 +56,10 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
         chosen = list(PROTOCOLS[protocol]["metrics"]) + (["nll"] if has_likelihood else [])
     else:
         chosen = [m.strip().lower() for m in text.split(",") if m.strip()]
-    mismatched = [m for m in chosen if m in METRICS and (m in TOKEN_METRICS) != (modality == "tokens")]
+    fits = [m for m in METRICS if m == "nll" or (m in TOKEN_METRICS) == (modality == "tokens")]  # nll: every likelihood
+    mismatched = [m for m in chosen if m in METRICS and m not in fits]
     if mismatched:
-        raise ConfigError(f"--metrics {mismatched[0]}: not a metric for {modality} models "
-                          f"(choose from: {', '.join(m for m in METRICS if (m in TOKEN_METRICS) == (modality == 'tokens'))})")
+        raise ConfigError(f"--metrics {mismatched[0]}: not a metric for {modality} models (choose from: {', '.join(fits)})")
     unknown = [m for m in chosen if m not in METRICS]
     if "is" in unknown:
         raise ConfigError("--metrics is: the shipped Inception network gives pool features, not class logits, "
@@ -123,8 +124,11 @@ def evaluate_token_run(run: RunDir, model, data, chosen: list[str], *, split: st
                           progress=progress)
     protocol_info = {"name": "validation", "split": split, "tokens": report["tokens"], "characters": report["characters"],
                      "windows": report["windows"], "block_size": report["block_size"]}
-    return finish(run, model, protocol_info, {"metrics": {TOKEN_METRICS[m]: report[TOKEN_METRICS[m]] for m in chosen},
-                                              "timing": {"total_seconds": report["seconds"]}}, write)
+    scores = {TOKEN_METRICS[m]: report[TOKEN_METRICS[m]] for m in chosen if m in TOKEN_METRICS}
+    if "nll" in chosen:  # the same likelihood, per token (a token is one dimension of the sequence)
+        scores.update(nll_nats_per_token=report["loss_nats_per_token"],
+                      bits_per_token=report["loss_nats_per_token"] / math.log(2))
+    return finish(run, model, protocol_info, {"metrics": scores, "timing": {"total_seconds": report["seconds"]}}, write)
 
 
 def finish(run: RunDir, model, protocol_info: dict[str, Any], result: dict[str, Any], write: bool) -> dict[str, Any]:

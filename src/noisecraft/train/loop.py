@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -60,13 +61,9 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     processes = PartialState(cpu=cpu)
     set_seed(cfg.seed + processes.process_index)
     dataset = build_dataset(recipe.data, "train")
-    global_batch = cfg.batch_size * processes.num_processes
-    if len(dataset) < global_batch:
-        raise ConfigError(
-            f"data: {len(dataset)} training examples are fewer than one batch "
-            f"(train.batch_size={cfg.batch_size} x {processes.num_processes} processes); lower train.batch_size"
-        )
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+    batch_size = capped_batch_size(len(dataset), cfg.batch_size, processes.num_processes)
+    global_batch = batch_size * processes.num_processes
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
                         num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed))
     family = get_family(resolved.model.family)
     model = family(resolved.model, dataset.spec)
@@ -197,6 +194,17 @@ def training_step(accelerator: Accelerator, model: torch.nn.Module, groups: dict
         logs.update({k: torch.as_tensor(v).detach() for k, v in out.logs.items()})
     model.zero_grad(set_to_none=True)
     return logs
+
+
+def capped_batch_size(examples: int, batch_size: int, processes: int) -> int:
+    """A data set smaller than one batch (a small folder of your own) trains on all of it each step."""
+    if examples >= batch_size * processes:
+        return batch_size
+    if examples < processes:
+        raise ConfigError(f"data: {examples} training example(s) for {processes} processes: each needs at least one")
+    warnings.warn(f"{examples} training examples are fewer than one batch (train.batch_size={batch_size}"
+                  f"{f' x {processes} processes' if processes > 1 else ''}): batches of {examples // processes}")
+    return examples // processes
 
 
 def out_of_time(accelerator: Accelerator, state: LoopState, cfg: TrainConfig) -> bool:

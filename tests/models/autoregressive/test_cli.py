@@ -156,6 +156,17 @@ def test_evaluate_writes_the_three_metrics(runs, capsys):
     assert code == 0 and set(json.loads((path / "metrics.json").read_text())["metrics"]) == {"perplexity"}
 
 
+def test_metrics_nll_works_on_token_models(runs, capsys):
+    path = runs["lstm"]
+    code, _, err = cli(capsys, "evaluate", path, "--metrics", "nll,loss", "--quiet")
+    assert code == 0, err
+    metrics = json.loads((path / "metrics.json").read_text())["metrics"]
+    assert metrics["nll_nats_per_token"] == pytest.approx(metrics["loss_nats_per_token"])
+    assert metrics["bits_per_token"] == pytest.approx(metrics["nll_nats_per_token"] / math.log(2))
+    vocab = noisecraft.load(path).spec.vocab_size
+    assert 0 < metrics["nll_nats_per_token"] < math.log(vocab)  # trained: better than uniform over the vocabulary
+
+
 def test_image_metrics_on_a_token_run_are_an_error(runs, capsys):
     code, out, err = cli(capsys, "evaluate", runs["lstm"], "--metrics", "fid")
     assert code == 2 and err.startswith("error: --metrics fid") and "loss" in err
