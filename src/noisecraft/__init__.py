@@ -26,11 +26,11 @@ import noisecraft.train  # noqa: E402,F401  (its __init__ is empty: cheap)
 
 
 def load(path: str | Path, device: str = "cpu") -> "GenerativeModel":
-    """Load a trained model (EMA weights, eval mode) from a run folder or a model folder."""
+    """Load a trained model (EMA weights, eval mode) from a run folder, a model folder or `pretrained:NAME`."""
     from noisecraft.train.run import model_dir_of
     from noisecraft.models.base import GenerativeModel
 
-    return GenerativeModel.from_pretrained(model_dir_of(Path(path)), device=device)
+    return GenerativeModel.from_pretrained(model_dir_of(path), device=device)
 
 
 def train(recipe: str | Path | dict, out: str | Path | None = None, overrides: list[str] | None = None,

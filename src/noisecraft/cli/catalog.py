@@ -16,6 +16,7 @@ from noisecraft.errors import ConfigError
 
 recipes_app = typer.Typer(help="The built-in recipes.", no_args_is_help=True)
 datasets_app = typer.Typer(help="The built-in data sets.", no_args_is_help=True)
+models_app = typer.Typer(help="The pretrained models that ship in the package (pretrained:NAME).", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
 
@@ -117,6 +118,20 @@ def datasets_download(
                           "the others ship with a package")
     folder = download_mnist(cache_dir, mirrors=mirrors or MIRRORS)
     typer.echo(f"mnist: verified files in {folder}")
+
+
+@models_app.command("list")
+def models_list(as_json: bool = JSON_OPTION) -> None:
+    """List the pretrained models: use one as pretrained:NAME wherever a run folder is taken."""
+    from noisecraft.models.pretrained import card, pretrained_names
+
+    rows = []
+    for name in pretrained_names():
+        c = card(name)
+        rows.append({"name": f"pretrained:{name}", "family": c["family"], "recipe": c["recipe"], "data": c["data"],
+                     "training": c["training"]["budget"], "metrics": c.get("summary", ""),
+                     "description": c.get("description", "")} | ({"card": c} if as_json else {}))
+    print_rows(rows, as_json)
 
 
 def _cell(value) -> str:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="A run folder (its config.yaml names the reference data)."),
+    run_dir: str = typer.Argument(..., help="A run folder (its config.yaml names the reference data), or pretrained:NAME."),
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three)."),
     protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
     num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
@@ -27,7 +27,9 @@ def evaluate(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Measure a trained model: sample quality against the data's test split, and likelihood."""
-    from noisecraft.evaluate.evaluator import evaluate_run
+    from noisecraft.evaluate.evaluator import evaluate_run, metrics_file
+    from noisecraft.models.pretrained import resolve
+    from noisecraft.train.run import RunDir
 
     options = {"temperature": temperature, "sampler": sampler, "steps": steps, "guidance": guidance, "eta": eta}
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
@@ -41,4 +43,4 @@ def evaluate(
         if value is not None:
             table.add_row(name, f"{value:.4g}")
     Console().print(table)
-    typer.echo(f"wrote {Path(run_dir) / 'metrics.json'}")
+    typer.echo(f"wrote {metrics_file(RunDir(resolve(run_dir)))}")

@@ -12,7 +12,7 @@ from noisecraft.errors import ConfigError
 
 
 def generate(
-    path: Path = typer.Argument(..., help="A run folder or a model folder of a token model (transformer, lstm)."),
+    path: str = typer.Argument(..., help="A run folder or a model folder of a token model (transformer, lstm), or pretrained:NAME."),
     prompt: str = typer.Argument("", help="Text to continue (default: the start token, a newline)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=0, help="Tokens to generate (default: the model's)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sharpness: < 1 safer, > 1 wilder, 0 greedy."),

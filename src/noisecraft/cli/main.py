@@ -29,6 +29,7 @@ app.command("bench", no_args_is_help=True)(bench.bench)
 app.command("serve", no_args_is_help=True)(serve.serve)
 app.add_typer(catalog.recipes_app, name="recipes")
 app.add_typer(catalog.datasets_app, name="datasets")
+app.add_typer(catalog.models_app, name="models")
 
 
 @app.callback()

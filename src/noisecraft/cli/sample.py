@@ -12,7 +12,7 @@ from noisecraft.errors import CheckpointError, ConfigError
 
 
 def sample(
-    path: Path = typer.Argument(..., help="A run folder or a model folder."),
+    path: str = typer.Argument(..., help="A run folder, a model folder, or pretrained:NAME (`noisecraft models list`)."),
     num: int = typer.Option(16, "--num", "-n", min=1, help="How many samples."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same samples."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Sampling steps, for families that take them (diffusion)."),
@@ -73,16 +73,17 @@ def sample(
         typer.echo(f"wrote {len(files)} images to {out}/")
 
 
-def reconstruction_pairs(model, path: Path, num: int):
+def reconstruction_pairs(model, path: str, num: int):
     """Test images and their reconstructions side by side: input, output, input, output, ..."""
     import torch
 
     from noisecraft.data import build_dataset
+    from noisecraft.models.pretrained import resolve
     from noisecraft.train.run import RunDir
 
     if not hasattr(model, "reconstruct"):
         raise ConfigError(f"--reconstruct: the {model.family} family has no encoder to reconstruct with")
-    run = RunDir(path)
+    run = RunDir(resolve(path))
     if not run.is_run():
         raise CheckpointError(f"--reconstruct: {path} is not a run folder (its config.yaml names the data to reconstruct)")
     dataset = build_dataset(run.data_config(), "test")

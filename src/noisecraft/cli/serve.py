@@ -12,7 +12,8 @@ import typer
 
 
 def serve(
-    models: list[str] = typer.Argument(..., help="Run or model folders to serve, each PATH or NAME=PATH (name: the run's folder name)."),
+    models: Optional[list[str]] = typer.Argument(None, help="Run or model folders to serve, each PATH or NAME=PATH (name: the run's folder name), or pretrained:NAME."),
+    pretrained: bool = typer.Option(False, "--pretrained", help="Also serve every pretrained model that ships in the package (`noisecraft models list`)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; the default is reachable from this machine only."),
     port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port."),
     token: Optional[str] = typer.Option(None, "--token", envvar="NOISECRAFT_TOKEN", help="Require `Authorization: Bearer TOKEN` on every request (browsers: open /?token=TOKEN once)."),
@@ -30,7 +31,11 @@ def serve(
 
     if not is_loopback(host) and not token:
         warnings.warn(f"--host {host}: reachable from other machines and no --token: anyone who can reach it can use it")
-    service = Service(load_models(models, device=device), max_batch=max_batch, timeout=timeout, batching=batching)
+    if pretrained:
+        from noisecraft.models.pretrained import PREFIX, pretrained_names
+
+        models = [*(models or []), *(PREFIX + name for name in pretrained_names())]
+    service = Service(load_models(models or [], device=device), max_batch=max_batch, timeout=timeout, batching=batching)
     app = create_app(service, token=token, studio=studio)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     shown = f"[{host}]" if ":" in host else host

@@ -42,7 +42,19 @@ def train(
 
     from noisecraft.train.loop import train as train_loop
 
-    train_loop(resolved, out, resume=resume, progress=not quiet)
+    run = train_loop(resolved, out, resume=resume, progress=not quiet)
+    if os.environ.get("RANK", "0") == "0":  # once, not in every data-parallel process
+        report_readability(run.root)
+
+
+def report_readability(run_dir: Path) -> None:
+    """After an MNIST run: how many of the last grid's samples the shipped classifier reads as digits."""
+    from noisecraft.evaluate.readability import run_readability
+
+    found = run_readability(run_dir)
+    if found is not None:
+        figure, grid = found
+        typer.echo(f"{figure.summary()} (shipped MNIST classifier, p >= 0.9): {grid}")
 
 
 def launch_processes(devices: int, recipe: str, overrides: list[str], out: Path, resume: bool, quiet: bool) -> int:

@@ -26,6 +26,7 @@ from noisecraft.evaluate import metrics as M
 from noisecraft.evaluate.inception import InceptionFeatures
 from noisecraft.evaluate.likelihood import likelihood_report
 from noisecraft.evaluate.reference import reference_features
+from noisecraft.models.pretrained import PRETRAINED_DIR, resolve
 from noisecraft.sampling import check_options, generate
 from noisecraft.train.run import RunDir
 
@@ -76,7 +77,7 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     """Sample from the run's model, compare with its data's `split`, write RUN/metrics.json, return it."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol: unknown protocol {protocol!r} (choose from: {', '.join(PROTOCOLS)})")
-    run = RunDir(Path(path))
+    run = RunDir(resolve(path))
     if not run.is_run():
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
     data = run.data_config()
@@ -137,8 +138,17 @@ def finish(run: RunDir, model, protocol_info: dict[str, Any], result: dict[str, 
               "protocol": protocol_info, **result, "noisecraft_version": noisecraft.__version__,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if write:
-        (run.root / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+        target = metrics_file(run)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(result, indent=2) + "\n")
     return result
+
+
+def metrics_file(run: RunDir) -> Path:
+    """RUN/metrics.json; a shipped model's (read-only, in the package) go to runs/pretrained-NAME/metrics.json."""
+    if run.root.resolve().parent == PRETRAINED_DIR:
+        return Path("runs") / f"pretrained-{run.root.name}" / "metrics.json"
+    return run.root / "metrics.json"
 
 
 def score_samples(samples: torch.Tensor, data, split: str, chosen: list[str], protocol_info: dict[str, Any],

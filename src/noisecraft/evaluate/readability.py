@@ -38,3 +38,25 @@ def readability(images: torch.Tensor, classifier_dir: str | Path = MNIST_CLASSIF
     sure = top >= confident
     return Readability(num=len(images), readable=float(sure.float().mean()),
                        classes=int(label[sure].unique().numel()), num_classes=probs.shape[1])
+
+
+def run_readability(run_dir: str | Path) -> tuple[Readability, Path] | None:
+    """The figure for a run's last sample grid: its images drawn again (same weights, same seed, so the same
+    pixels) and judged, with the grid's path. None when the run's data are not MNIST digits."""
+    import yaml
+
+    from noisecraft.models.base import GenerativeModel
+    from noisecraft.train.run import RunDir, model_dir_of
+
+    run = RunDir(Path(run_dir))
+    config = yaml.safe_load(run.config.read_text())
+    data = config["data"]
+    if data.get("dataset") != "mnist" or data.get("image_size") not in (None, 28) or data.get("channels") == 3:
+        return None
+    grids = sorted(run.samples.glob("step-*.png"))
+    if not grids:
+        return None
+    model = GenerativeModel.from_pretrained(model_dir_of(run.root)).eval()
+    train = config["train"]
+    images = model.sample(train["num_samples"], generator=torch.Generator().manual_seed(train["seed"]))
+    return readability(images), grids[-1]

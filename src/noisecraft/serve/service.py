@@ -21,6 +21,7 @@ import torch
 from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.conditioning import class_labels
+from noisecraft.models.pretrained import PREFIX, is_pretrained, resolve
 from noisecraft.serve.batcher import Batcher, Job
 
 MAX_PROMPT = 1000
@@ -68,10 +69,10 @@ def load_models(specs: list[str], device: str = "cpu") -> dict[str, ServedModel]
     served: dict[str, ServedModel] = {}
     for spec in specs:
         name, _, path_text = spec.rpartition("=") if "=" in spec and not Path(spec).exists() else ("", "", spec)
-        path = Path(path_text)
+        path = resolve(path_text)  # pretrained:NAME -> its (checked) folder in the package
         if not path.exists():
             raise CheckpointError(f"{path}: no such run or model folder")
-        name = name or default_name(path)
+        name = name or (path_text[len(PREFIX):] if is_pretrained(path_text) else default_name(path))
         if name in served:
             raise ConfigError(f"two models named {name!r} ({served[name].path} and {path}): name them, NAME=PATH")
         served[name] = ServedModel(name, path, noisecraft.load(path, device=device))

@@ -63,8 +63,11 @@ class RunDir:
         return DataConfig.model_validate(yaml.safe_load(self.config.read_text())["data"])
 
 
-def model_dir_of(path: Path) -> Path:
-    """A run folder's `model/`, or the path itself if it is a model folder."""
+def model_dir_of(path: Path | str) -> Path:
+    """A run folder's `model/`, or the path itself if it is a model folder (`pretrained:NAME`: a shipped one)."""
+    from noisecraft.models.pretrained import resolve
+
+    path = resolve(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such run or model folder")
     if (path / "config.json").is_file():
