@@ -101,7 +101,8 @@ class TrainConfig(StrictModel):
     grad_clip: float | None = Field(1.0, gt=0, description="max gradient norm; null disables clipping")
     ema_decay: float | None = Field(0.995, ge=0, lt=1, description="EMA of weights used for sampling; null disables")
     ema_start: int = Field(100, ge=0, description="steps before the EMA starts averaging")
-    precision: Literal["32", "bf16-mixed"] = "32"
+    precision: Literal["32", "bf16-mixed", "auto"] = Field(
+        "32", description="auto: bf16 autocast where the hardware runs bf16 natively (AMX, AVX512-BF16, bf16 GPUs), else 32")
     checkpoint_every: int = Field(500, ge=1)
     sample_every: int = Field(500, ge=1, description="write samples/step-NNNNNN.png every this many steps")
     num_samples: int = Field(64, ge=1, le=1024, description="images in each sample grid")

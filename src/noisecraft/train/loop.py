@@ -33,6 +33,7 @@ from noisecraft.errors import CheckpointError, ConfigError, TrainingDiverged
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.registry import get_family
 from noisecraft.sampling import write_samples_file
+from noisecraft.train.precision import resolve_precision
 from noisecraft.train.checkpoint import LoopState, load_checkpoint, read_loop_state, save_checkpoint
 from noisecraft.train.run import RunDir
 from noisecraft.train.trackers import CSVTracker, plot_loss
@@ -80,9 +81,10 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     # --- Accelerate: devices, processes, precision, trackers --------------------------------------
     tracker = CSVTracker(run.metrics, resume_step=read_loop_state(run.last_checkpoint).step if resume else None) \
         if processes.is_main_process else None
+    precision = resolve_precision(cfg.precision, processes.device)
     accelerator = Accelerator(
         cpu=cpu,
-        mixed_precision={"32": "no", "bf16-mixed": "bf16"}[cfg.precision],
+        mixed_precision={"32": "no", "bf16-mixed": "bf16"}[precision[0]],
         project_dir=str(run.root),
         log_with=[t for t in (tracker, "tensorboard" if cfg.tensorboard else None) if t is not None] or None,
         step_scheduler_with_optimizer=False,
@@ -92,7 +94,7 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     )
     if accelerator.is_main_process:
         run.root.mkdir(parents=True, exist_ok=True)
-        write_config(run, resolved)  # on resume only the budget can differ: the run's config shows the new one
+        write_config(run, resolved, precision)  # on resume only the budget can differ: the run's config shows the new one
 
     prepared = accelerator.prepare(model, loader, *optimizers.values(), *schedulers.values())
     model, loader = prepared[0], prepared[1]
@@ -290,10 +292,12 @@ def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
         )
 
 
-def write_config(run: RunDir, resolved: ResolvedRecipe) -> None:
+def write_config(run: RunDir, resolved: ResolvedRecipe, precision: tuple[str, str] | None = None) -> None:
     from noisecraft import __version__
 
     header = f"# resolved from {resolved.source} by noisecraft {__version__}\n"
+    if precision is not None:  # what train.precision chose, and why (auto decides per machine)
+        header += f"# train.precision: trained in {precision[0]} ({precision[1]})\n"
     run.config.write_text(header + yaml.safe_dump(resolved.to_dict(), sort_keys=False))
 
 
