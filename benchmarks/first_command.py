@@ -3,7 +3,7 @@ figure the command prints (evaluate/readability.py: share of the 64-sample grid 
 reads as a digit with p >= 0.9, and how many digits appear). Target: >= 75% and 10/10 classes on each seed,
 within 2 minutes of training on 2 CPU cores.
 
-    python benchmarks/first_command.py [--seeds 0 1 2] [--threads 2] [--steps-only] [--quick]
+    python benchmarks/first_command.py [--seeds 0 1 2] [--threads 2] [--steps-only] [--keep DIR] [--quick]
 
 Writes results/first_command.json. Cost: 3 x the recipe's budget (1200 steps, about 1.5 minutes each on a
 quiet 2-core machine; its `train.max_seconds: 120` caps each at 2 minutes).
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: 30 steps, nothing recorded")
+    parser.add_argument("--keep", type=Path, help="keep the run folders here (DIR/seed-N) instead of a temporary folder")
     parser.add_argument("--steps-only", action="store_true",
                         help="the recipe's step budget without its 120-s cap: on a loaded machine the wall clock "
                              "is not a quiet 2-core machine's (the record says so)")
@@ -43,10 +44,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
         for seed in args.seeds:
             overrides = [f"train.seed={seed}"] + (["train.max_steps=30", "train.sample_every=30"] if args.quick else [])
             overrides += ["train.max_seconds=null"] if args.steps_only else []
-            run = train(load_recipe(RECIPE, overrides), Path(tmp) / f"seed-{seed}", progress=False)
+            run = train(load_recipe(RECIPE, overrides), root / f"seed-{seed}", progress=False)
             figure, _ = run_readability(run.root)
             state = read_loop_state(RunDir(run.root).last_checkpoint)
             rows.append({"seed": seed, **figure.to_dict(), "summary": figure.summary(), "steps": state.step,

@@ -5,6 +5,7 @@ into src/noisecraft/pretrained/NAME/: config.yaml + model/ (a run folder's), and
     python scripts/make_pretrained.py                 # every model, in order (CPU: see the budgets below)
     python scripts/make_pretrained.py digits vae      # some of them
     python scripts/make_pretrained.py --list
+    python scripts/make_pretrained.py digits --from-run /tmp/first/seed-0   # package a run of the same recipe
 
 Budgets are step counts (wall-clock budgets are not reproducible on a shared machine); each entry says
 what the recipe's own budget is when it differs: shortened budgets are stated on the card, never hidden.
@@ -59,13 +60,16 @@ ENTRIES: dict[str, dict] = {
 }
 
 
-def make(name: str, entry: dict, threads: int) -> dict:
+def make(name: str, entry: dict, threads: int, from_run: Path | None = None) -> dict:
     resolved = load_recipe(entry["recipe"], entry["overrides"])
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir = Path(tmp) / name
+        run_dir = from_run or Path(tmp) / name
         started = time.perf_counter()
-        fit = getattr(noisecraft, "fit", None) or noisecraft.train
-        fit(entry["recipe"], run_dir, overrides=entry["overrides"], progress=False)
+        if from_run is None:
+            fit = getattr(noisecraft, "fit", None) or noisecraft.train
+            fit(entry["recipe"], run_dir, overrides=entry["overrides"], progress=False)
+        else:
+            check_same_recipe(from_run, resolved)
         wall = time.perf_counter() - started
         state = json.loads((run_dir / "checkpoints" / "last" / "trainer_state.json").read_text())
         metrics, summary = measure(run_dir, resolved)
@@ -91,7 +95,7 @@ def make(name: str, entry: dict, threads: int) -> dict:
         "training": {
             "budget": f"{steps} steps, {state['examples_seen']:,} examples, {seconds / 60:.1f} min on {threads} CPU thread(s)",
             "steps": steps, "examples": state["examples_seen"], "train_seconds": round(seconds, 1),
-            "wall_seconds": round(wall, 1), "threads": threads, "cpu": platform.processor() or platform.machine(),
+            "wall_seconds": round(wall, 1) if from_run is None else None, "threads": threads, "cpu": platform.processor() or platform.machine(),
             "load_average": list(__import__("os").getloadavg()),
         },
         "metrics": metrics,
@@ -103,6 +107,19 @@ def make(name: str, entry: dict, threads: int) -> dict:
     }
     (target / "card.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def check_same_recipe(run_dir: Path, resolved) -> None:
+    """A run packaged instead of trained must be the entry's recipe; only its budget may differ (the card
+    records the steps and seconds it really trained)."""
+    import yaml
+
+    from noisecraft.train.loop import BUDGET_KEYS, diff_keys
+
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    differences = [k for k in diff_keys(saved, resolved.to_dict()) if k not in BUDGET_KEYS]
+    if differences:
+        raise SystemExit(f"{run_dir}: not the entry's recipe (differs at {', '.join(differences)})")
 
 
 def measure(run_dir: Path, resolved) -> tuple[dict, str]:
@@ -124,16 +141,21 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help=f"which models (default: all): {', '.join(ENTRIES)}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--from-run", type=Path, help="package this finished run of the (single) named entry's recipe "
+                        "instead of training it, e.g. seed 0 of benchmarks/first_command.py --keep DIR")
     args = parser.parse_args()
     if args.list:
         for name, entry in ENTRIES.items():
             print(name, entry["recipe"], *entry["overrides"])
         return
     torch.set_num_threads(args.threads)
-    for name in args.names or list(ENTRIES):
+    names = args.names or list(ENTRIES)
+    if args.from_run and len(names) != 1:
+        parser.error("--from-run: name the one model it is")
+    for name in names:
         if name not in ENTRIES:
             parser.error(f"unknown model {name!r} (choose from: {', '.join(ENTRIES)})")
-        card = make(name, ENTRIES[name], args.threads)
+        card = make(name, ENTRIES[name], args.threads, args.from_run)
         print(f"{name}: {card['training']['budget']}; {card['summary']}", flush=True)
     total = sum(p.stat().st_size for p in PRETRAINED_DIR.rglob("*") if p.is_file())
     print(f"pretrained models: {total / 2**20:.1f} MB in {PRETRAINED_DIR}")

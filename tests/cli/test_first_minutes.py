@@ -61,3 +61,15 @@ def test_a_folder_smaller_than_one_batch_trains_with_one_warning(capsys, tmp_pat
     assert len(warnings) == 1
     spec = json.loads((out / "model" / "config.json").read_text())["spec"]
     assert list(spec["shape"]) == [3, 28, 28]  # mixed sizes, fitted to the size mnist-vae-tiny's model was built for
+
+
+def test_readme_first_command_is_what_ci_installs_and_a_recipe_that_ships():
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    first = readme.split("```bash\n", 1)[1].split("\n", 1)[0]
+    assert first.startswith("./install.sh && source .venv/bin/activate && noisecraft train ")
+    recipe = first.split("noisecraft train ")[1].split()[0]
+    assert load_recipe(recipe).recipe.train.max_seconds <= 120  # never more than 2 minutes of training
+    ci = (root / ".ci" / "run").read_text()
+    assert "./install.sh" in ci and "source .venv-ci/bin/activate" in ci  # install.sh respects an active venv
+    assert 'VIRTUAL_ENV' in (root / "install.sh").read_text()
