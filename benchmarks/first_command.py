@@ -5,7 +5,7 @@ within 2 minutes of training on 2 CPU cores.
 
     python benchmarks/first_command.py [--seeds 0 1 2] [--threads 2] [--steps-only] [--keep DIR] [--quick]
 
-Writes results/first_command.json. Cost: 3 x the recipe's budget (1200 steps, about 1.5 minutes each on a
+Writes results/first_command.json. Cost: 3 x the recipe's budget (900 steps, about 1 minute each on a
 quiet 2-core machine; its `train.max_seconds: 120` caps each at 2 minutes).
 """
 

@@ -89,3 +89,17 @@ def test_models_list(capsys):
     assert code == 0 and [r["card"]["name"] for r in rows] == NAMES and all(r["training"] for r in rows)
     code, _, err = cli(capsys, "sample", "pretrained:nope", "--out", "x.png")
     assert code == 2 and err.startswith("error: pretrained:nope: no such pretrained model")
+
+
+def test_serve_pretrained_serves_every_shipped_model(capsys, monkeypatch):
+    import uvicorn
+    from fastapi.testclient import TestClient
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: apps.append((app, kwargs)))
+    code, _, err = cli(capsys, "serve", "--pretrained", "--no-studio", "--port", 7999)
+    assert code == 0 and apps[0][1]["host"] == "127.0.0.1", err
+    with TestClient(apps[0][0]) as client:
+        assert sorted(m["name"] for m in client.get("/v1/models").json()["models"]) == NAMES
+        response = client.post("/v1/generate", json={"model": "digits", "num": 2, "seed": 1, "class": 3})
+        assert response.status_code == 200 and len(response.json()["images"]) == 2
