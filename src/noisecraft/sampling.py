@@ -151,6 +151,10 @@ def write_samples_file(model: GenerativeModel, stem: Path, num: int, seed: int) 
     (nothing for a family that generates neither, like the classifier)."""
     from noisecraft.utils.images import save_grid
 
+    if model.spec.level is not None:  # game levels: drawn tiles, whatever the family
+        from noisecraft.models.levels import write_level_sheet
+
+        return write_level_sheet(model, stem.with_suffix(".png"), min(num, 8), seed)
     if model.modality == "tokens":
         texts = generate_text(model, min(num, 4), seed=seed, max_tokens=min(model.config.max_tokens, 300))
         return write_texts(stem.with_suffix(".txt"), texts)
