@@ -56,6 +56,10 @@ def generate_batch(model: GenerativeModel, requests: Sequence[tuple[int, int, An
     images as `generate(model, num, seed, condition=condition)`, texts as `noisecraft generate --num N
     --seed S` (text i from seed S + i). Token models: every request must have the same prompt."""
     options = check_options(model, options)
+    if model.spec.level is not None:  # game levels: whole levels, each played by the agent (models/levels.py)
+        from noisecraft.models.levels import generate_levels
+
+        return [generate_levels(model, num, seed=seed, **options) for num, seed, _ in requests]
     nums = [num for num, _, _ in requests]
     conditions = [condition for _, _, condition in requests]
     if model.modality == "tokens":

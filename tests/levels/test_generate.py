@@ -112,3 +112,25 @@ def test_a_bad_level_file_is_one_error_line_naming_where(capsys, tmp_path):
 def test_sample_points_level_models_to_generate(capsys, runs):
     assert run(["sample", str(runs["smb-vae-tiny"]), "--num", "2"]) == 2
     assert "noisecraft generate" in capsys.readouterr().err
+
+
+def test_the_server_returns_level_text_and_drawings(runs):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from noisecraft.serve.service import Service, load_models
+
+    service = Service(load_models([str(runs["smb-transformer-tiny"])]), batching=False)
+    try:
+        (name,) = service.models
+        assert service.describe()[0]["takes"]["condition"] is None
+        reply = service.run(name, num=2, seed=1).to_json()
+    finally:
+        service.close()
+    assert len(reply["texts"]) == len(reply["images"]) == 2 and len(reply["settings"]["playable"]) == 2
+    rows = reply["texts"][0].splitlines()
+    assert len(rows) == 14 and len(rows[0]) == 150
+    image = Image.open(io.BytesIO(base64.b64decode(reply["images"][0])))
+    assert image.size == (150 * 16, 14 * 16) and "noisecraft generate" in reply["settings"]["command"]

@@ -36,6 +36,8 @@ def generate(
     if model.spec.level is not None:  # game levels: files and pictures (cli/levels.py)
         from noisecraft.cli.levels import generate_level_files
 
+        if prompt:
+            raise ConfigError(f"generate: {path} holds a model of game levels: it takes no prompt (levels are drawn whole)")
         return generate_level_files(model, num=num, width=width, seed=seed, out=out, playable=playable,
                                     max_tries=max_tries, options={"max_tokens": max_tokens, "temperature": temperature,
                                     "top_k": top_k, "top_p": top_p, "repetition_penalty": repetition_penalty})

@@ -105,6 +105,22 @@ def generate_levels(model: GenerativeModel, num: int, width: int | None = None, 
     return [done[i] for i in range(num)]
 
 
+def level_png(level: GeneratedLevel, model: GenerativeModel, text: dict[str, str] | None = None) -> bytes:
+    """One level drawn with the agent's path, as PNG bytes (`text` goes into iTXt chunks), for the server."""
+    import io
+
+    from PIL.PngImagePlugin import PngInfo
+
+    from noisecraft.data.levels.render import render
+
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, value)
+    buffer = io.BytesIO()
+    render(level.rows, level_of(model)["game"], level.paths).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
 def write_level_sheet(model: GenerativeModel, path, num: int, seed: int, width: int | None = None):
     """What training writes every `sample_every` steps for a level model: levels drawn with the agent's
     paths, one per row (rooms side by side), beside a .txt of the same levels."""
