@@ -99,3 +99,18 @@ def test_a_folder_of_levels_trains_like_the_corpus(tmp_path):
     for i in (0, 50, len(data) - 1):
         rows = to_rows(decode_windows(data[i]["x"][None], data.spec.level)[0], data.spec.level["tiles"])
         assert any(all(r in src.split("\n")[y] for y, r in enumerate(rows)) for src in sources)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"dataset": "mnist", "pad_to": 16}, "data.pad_to is for game levels"),
+    ({"level_folder": "/x"}, "set data.level_folder (a folder of level .txt files) and data.game"),
+    ({"dataset": "smb", "image_size": 32}, "data.image_size does not apply to game levels"),
+    ({"dataset": "smb", "encoding": "columns", "pad_to": 16}, "data.pad_to does not apply to game levels"),
+    ({"dataset": "zelda", "game": "smb"}, "data.game 'smb': data.dataset 'zelda' is that game's corpus"),
+])
+def test_level_keys_are_checked(data, message):
+    from noisecraft.config import Recipe, validate_section
+    from noisecraft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate_section(Recipe, {"data": data, "model": {"family": "vae"}}, "recipe")
