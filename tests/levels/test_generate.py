@@ -87,13 +87,14 @@ def test_playable_redraws_only_what_fails():
 
 
 def test_evaluate_levels_beside_the_corpus(capsys, runs):
-    assert run(["evaluate", str(runs["smb-transformer-tiny"]), "--metrics", "levels", "--num", "3", "--quiet"]) == 0
+    assert run(["evaluate", str(runs["smb-transformer-tiny"]), "--metrics", "levels,memorization", "--num", "3", "--quiet"]) == 0
     record = json.loads((runs["smb-transformer-tiny"] / "metrics.json").read_text())
     m = record["metrics"]
     assert record["protocol"]["width"] == 150 and record["protocol"]["num_samples"] == 3
     assert m["corpus_playable_share"] == 1.0 and 0 <= m["playable_share"] <= 1
     assert 0 < m["corpus_novelty"] < 1 and 0 <= m["novelty"] <= 1 and 0 < m["diversity"] < 1
     assert m["pattern_kl_2x2"] > 0 and m["corpus_pattern_kl_3x3"] > 0
+    assert 0 <= m["memorization_novelty"] <= 1 and 0 < m["memorization_longest_copied_columns"] <= 150
     code = run(["evaluate", str(runs["smb-transformer-tiny"]), "--metrics", "fid"])
     assert code == 2 and "not a metric for level models" in capsys.readouterr().err
 
@@ -134,3 +135,19 @@ def test_the_server_returns_level_text_and_drawings(runs):
     assert len(rows) == 14 and len(rows[0]) == 150
     image = Image.open(io.BytesIO(base64.b64decode(reply["images"][0])))
     assert image.size == (150 * 16, 14 * 16) and "noisecraft generate" in reply["settings"]["command"]
+
+
+def test_memorization_finds_copied_levels():
+    import random
+
+    from noisecraft.evaluate.levels import level_memorization
+    from noisecraft.data.levels.dataset import corpus_levels
+
+    data = DataConfig(dataset="smb")
+    train = [list(lv.rows) for lv in corpus_levels(data, "train")]
+    copies = level_memorization([[row[:60] for row in r] for r in train[:3]], data)["metrics"]
+    assert copies["novelty"] == 0 and copies["copied_level_share"] == 1 and copies["longest_copied_columns"] == 60
+    rng = random.Random(0)
+    shuffled = [["".join(rng.sample(row, len(row))) for row in r] for r in train[:3]]
+    fresh = level_memorization(shuffled, data)["metrics"]
+    assert fresh["novelty"] > 0.9 and fresh["copied_level_share"] == 0 and fresh["longest_copied_columns"] < 10

@@ -25,7 +25,7 @@ from noisecraft.data.levels.dataset import corpus_levels
 from noisecraft.data.levels.tiles import to_indices
 from noisecraft.errors import ConfigError
 
-LEVEL_METRICS = ("levels",)
+LEVEL_METRICS = ("levels", "memorization")
 SMOOTHING = 0.5
 DIVERSITY_WINDOWS = 400  # windows compared pairwise at most (a fixed-seed subset beyond)
 
@@ -98,6 +98,35 @@ def corpus_figures(data, width: int, tiles: str, game: str) -> dict[str, float]:
     return figures
 
 
+def longest_copy(rows: list[str] | tuple[str, ...], training: list) -> int:
+    """The most consecutive columns of a level found verbatim, in order, in one training level."""
+    def found(length: int) -> bool:
+        seen = set(windows_of(training, length))
+        return any(w in seen for w in windows_of([rows], length))
+
+    low, high = 0, len(rows[0])  # binary search: a copied run of n columns holds one of every shorter length
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if found(mid) else (low, mid - 1)
+    return low
+
+
+def level_memorization(samples: list, data, *, model=None, out_dir=None, progress: bool = False) -> dict[str, Any]:
+    """Copies of training levels among `samples` (rows of tiles): novelty of their windows, the share of
+    levels made only of training windows, and the longest run of columns copied verbatim."""
+    from noisecraft.data.levels.dataset import window_width, level_game
+
+    train = [lv.rows for lv in corpus_levels(data, "train")]
+    width = model.spec.level["window"] if model is not None else window_width(data, level_game(data))
+    seen = set(windows_of(train, width))
+    copied = [novelty([rows], seen, width) == 0 for rows in samples]
+    longest = [longest_copy(rows, train) for rows in samples]
+    metrics = {"novelty": novelty(samples, seen, width), "copied_level_share": sum(copied) / len(samples),
+               "longest_copied_columns": max(longest), "median_copied_columns": float(np.median(longest))}
+    return {"metrics": metrics, "report": {"window": width, "copied_levels": [i for i, c in enumerate(copied) if c],
+                                           "longest_copied_columns": longest}}
+
+
 def parse_level_metrics(text: str | None) -> list[str]:
     chosen = [m.strip().lower() for m in (text or "levels").split(",") if m.strip()]
     unknown = [m for m in chosen if m not in LEVEL_METRICS]
@@ -108,7 +137,7 @@ def parse_level_metrics(text: str | None) -> list[str]:
 
 
 def evaluate_levels(model, data, *, num: int = 32, width: int | None = None, seed: int = 0,
-                    sample_options: dict[str, Any] | None = None) -> dict[str, Any]:
+                    sample_options: dict[str, Any] | None = None, metrics_chosen: tuple[str, ...] = ("levels",)) -> dict[str, Any]:
     """Generate `num` levels and measure them and the corpus; the record `noisecraft evaluate` writes."""
     from noisecraft.models.levels import generate_levels, level_of
 
@@ -120,14 +149,21 @@ def evaluate_levels(model, data, *, num: int = 32, width: int | None = None, see
     generated = generate_levels(model, num, width, seed=seed, **(sample_options or {}))
     seconds = (time.perf_counter() - started) / num
     rows = [lv.rows for lv in generated]
-    reference = {k: sum((patterns(r, k) for r in train), Counter()) for k in (2, 3)}
-    figures = level_figures(rows, reference, set(windows_of(train, window)), window, tiles, game)
-    corpus = corpus_figures(data, window, tiles, game)
-    metrics = {**figures, **{f"corpus_{k}": v for k, v in corpus.items()}, "seconds_per_level": seconds}
+    metrics: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if "levels" in metrics_chosen:
+        reference = {k: sum((patterns(r, k) for r in train), Counter()) for k in (2, 3)}
+        metrics.update(level_figures(rows, reference, set(windows_of(train, window)), window, tiles, game))
+        metrics.update({f"corpus_{k}": v for k, v in corpus_figures(data, window, tiles, game).items()})
+    if "memorization" in metrics_chosen:  # issue 25's check, for levels: copies of the training levels
+        copies = level_memorization(rows, data, model=model)
+        metrics.update({f"memorization_{k}": v for k, v in copies["metrics"].items()})
+        extra["memorization"] = copies["report"]
+    metrics["seconds_per_level"] = seconds
     protocol = {"name": "levels", "num_samples": num, "seed": seed, "width": len(rows[0][0]), "window": window,
                 "game": game, "reference": "training split", "sample_options": sample_options or {},
                 "agent": "A* (jump 4 rows, 7 columns in the air)" if game == "smb" else "door-to-door reachability",
                 "pattern_smoothing": SMOOTHING}
     return {"protocol": protocol, "metrics": {k: (None if isinstance(v, float) and math.isnan(v) else v)
                                               for k, v in metrics.items()},
-            "timing": {"total_seconds": time.perf_counter() - started}}
+            "timing": {"total_seconds": time.perf_counter() - started}, **extra}
