@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -29,9 +30,12 @@ def train(recipe: str, run_dir: Path, seconds: float, quick: bool) -> None:
     overrides = [f"train.max_seconds={seconds}", "train.tensorboard=false"]
     if quick:
         overrides += ["train.max_steps=100000", "train.sample_every=100000", "train.checkpoint_every=100000"]
-    resume = (run_dir / "checkpoints" / "last").is_dir() and not (run_dir / "model").is_dir()
-    if not (run_dir / "model").is_dir() or resume:
-        fit(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
+    if (run_dir / "model").is_dir():
+        return  # trained to its budget already
+    resume = (run_dir / "checkpoints" / "last").is_dir()
+    if not resume:
+        shutil.rmtree(run_dir, ignore_errors=True)  # stopped before its first checkpoint: start again
+    fit(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
 
 
 def measure(recipe: str, run_dir: Path, num: int, width: int) -> dict:
