@@ -30,9 +30,10 @@ def train(recipe: str, run_dir: Path, seconds: float, quick: bool) -> None:
     overrides = [f"train.max_seconds={seconds}", "train.tensorboard=false"]
     if quick:
         overrides += ["train.max_steps=100000", "train.sample_every=100000", "train.checkpoint_every=100000"]
-    if (run_dir / "model").is_dir():
+    state = run_dir / "checkpoints" / "last" / "trainer_state.json"
+    resume = state.is_file()
+    if resume and json.loads(state.read_text()).get("train_seconds", 0) >= seconds:
         return  # trained to its budget already
-    resume = (run_dir / "checkpoints" / "last").is_dir()
     if not resume:
         shutil.rmtree(run_dir, ignore_errors=True)  # stopped before its first checkpoint: start again
     fit(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
