@@ -61,8 +61,9 @@ def figure(entries: list[str], runs: Path, path: Path, width: int) -> None:
 
     images = []
     for recipe in entries:
-        for level in generate_levels(noisecraft.load(runs / recipe), 2, width, seed=0):
-            images.append(render(level.rows, "smb", level.paths, tile=6))
+        model = noisecraft.load(runs / recipe)
+        for level in generate_levels(model, 2, width, seed=0):
+            images.append(render(level.rows, model.spec.level["game"], level.paths, tile=6))
     path.parent.mkdir(parents=True, exist_ok=True)
     render_grid(images).save(path)
 
