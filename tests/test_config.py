@@ -24,7 +24,7 @@ def test_every_builtin_recipe_validates():
         ("extra=1", "extra: unknown key (allowed: name, description, data, model, train, evaluate)"),
         ("train.batch_size=abc", "train.batch_size: Input should be a valid integer"),
         ("train.lr=-1", "train.lr: Input should be greater than 0 (got -1)"),
-        ("train.precision=16", "train.precision: Input should be '32' or 'bf16-mixed' (got 16)"),
+        ("train.precision=16", "train.precision: Input should be '32', 'bf16-mixed' or 'auto' (got 16)"),
         ("model.latent_dim=0", "model.latent_dim: Input should be greater than or equal to 1 (got 0)"),
         ("data.dataset=cifar", "data.dataset: Input should be 'mnist', 'digits', 'image_folder', 'tinyshakespeare', 'text'"),
         ("model.family=unicorn", "model.family: unknown family 'unicorn' (known: "),
