@@ -38,7 +38,7 @@ from noisecraft.models.pretrained import PRETRAINED_DIR, sha256  # noqa: E402
 ENTRIES: dict[str, dict] = {
     "digits": {
         "recipe": "mnist-first", "overrides": [],
-        "description": "The README's first command: class-conditional VAE, 10 digits in turn.",
+        "description": "The README's first command: class-conditional beta-VAE (latent 8, beta 3), the ten digits in turn.",
     },
     "vae": {
         "recipe": "mnist-vae", "overrides": [],
@@ -60,7 +60,7 @@ ENTRIES: dict[str, dict] = {
 }
 
 
-def make(name: str, entry: dict, threads: int, from_run: Path | None = None) -> dict:
+def make(name: str, entry: dict, threads: int, from_run: Path | None = None, note: str = "") -> dict:
     resolved = load_recipe(entry["recipe"], entry["overrides"])
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = from_run or Path(tmp) / name
@@ -76,9 +76,9 @@ def make(name: str, entry: dict, threads: int, from_run: Path | None = None) -> 
         target = PRETRAINED_DIR / name
         shutil.rmtree(target, ignore_errors=True)
         (target / "model").mkdir(parents=True)
-        shutil.copy(run_dir / "config.yaml", target / "config.yaml")
+        shutil.copyfile(run_dir / "config.yaml", target / "config.yaml")
         for file in ("config.json", "model.safetensors"):
-            shutil.copy(run_dir / "model" / file, target / "model" / file)
+            shutil.copyfile(run_dir / "model" / file, target / "model" / file)  # not the run's 0600 mode
     data = resolved.recipe.data.dataset
     info = DATASETS[data]
     steps, seconds = state["step"], state["train_seconds"]
@@ -96,7 +96,7 @@ def make(name: str, entry: dict, threads: int, from_run: Path | None = None) -> 
             "budget": f"{steps} steps, {state['examples_seen']:,} examples, {seconds / 60:.1f} min on {threads} CPU thread(s)",
             "steps": steps, "examples": state["examples_seen"], "train_seconds": round(seconds, 1),
             "wall_seconds": round(wall, 1) if from_run is None else None, "threads": threads, "cpu": platform.processor() or platform.machine(),
-            "load_average": list(__import__("os").getloadavg()),
+            "load_average": list(__import__("os").getloadavg()), **({"note": note} if note else {}),
         },
         "metrics": metrics,
         "summary": summary,
@@ -117,7 +117,15 @@ def check_same_recipe(run_dir: Path, resolved) -> None:
     from noisecraft.train.loop import BUDGET_KEYS, diff_keys
 
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    differences = [k for k in diff_keys(saved, resolved.to_dict()) if k not in BUDGET_KEYS]
+    def present(key: str) -> bool:  # a key newer than the run (added with its default since) is no difference
+        node = saved
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    differences = [k for k in diff_keys(saved, resolved.to_dict()) if k not in BUDGET_KEYS and present(k)]
     if differences:
         raise SystemExit(f"{run_dir}: not the entry's recipe (differs at {', '.join(differences)})")
 
@@ -141,6 +149,7 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help=f"which models (default: all): {', '.join(ENTRIES)}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--list", action="store_true")
+    parser.add_argument("--note", default="", help="a line for the card's training section (e.g. the machine's load)")
     parser.add_argument("--from-run", type=Path, help="package this finished run of the (single) named entry's recipe "
                         "instead of training it, e.g. seed 0 of benchmarks/first_command.py --keep DIR")
     args = parser.parse_args()
@@ -155,7 +164,7 @@ def main() -> None:
     for name in names:
         if name not in ENTRIES:
             parser.error(f"unknown model {name!r} (choose from: {', '.join(ENTRIES)})")
-        card = make(name, ENTRIES[name], args.threads, args.from_run)
+        card = make(name, ENTRIES[name], args.threads, args.from_run, args.note)
         print(f"{name}: {card['training']['budget']}; {card['summary']}", flush=True)
     total = sum(p.stat().st_size for p in PRETRAINED_DIR.rglob("*") if p.is_file())
     print(f"pretrained models: {total / 2**20:.1f} MB in {PRETRAINED_DIR}")
