@@ -18,6 +18,7 @@ BUILTIN_FAMILIES = {
     "flow": "noisecraft.models.flow",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
+    "arcnn": "noisecraft.models.arcnn",
 }
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}
