@@ -123,13 +123,15 @@ class Music:
         DeepComposer's single piano roll implies); frames with more pitches than voices drop middle ones."""
         out = np.full((self.steps, len(voices)), -1)
         frames = self.frames()
+        v_len = len(voices)
         for t in range(self.steps):
             ps = np.nonzero(frames[t])[0][::-1]
-            if len(ps) > len(voices):
-                ps = np.concatenate([ps[: len(voices) - 1], ps[-1:]])
-            out[t, : len(ps)] = ps
-            if 0 < len(ps) < len(voices):  # fewer pitches: the bass still takes the lowest
-                out[t, len(ps) - 1], out[t, len(voices) - 1] = -1, ps[-1]
+            if len(ps) > v_len:
+                ps = ps[:1] if v_len == 1 else np.concatenate([ps[: v_len - 1], ps[-1:]])
+            if len(ps) == 1 or len(ps) == v_len:
+                out[t, : len(ps)] = ps
+            elif len(ps):  # fewer pitches than voices: the upper voices from the top, the bass the lowest
+                out[t, : len(ps) - 1], out[t, v_len - 1] = ps[:-1], ps[-1]
         music = Music.from_voices(out, self.steps_per_quarter, voices, name=self.name, key=self.key)
         starts = self.starts().any(axis=0)  # keep the onsets the merged roll had
         music.onsets |= music.roll & starts[None]
