@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 import noisecraft
+from noisecraft.config import MUSIC_DATASETS
 from noisecraft.data import build_dataset
 from noisecraft.data.download import file_digest
 from noisecraft.errors import CheckpointError, ConfigError, SamplingError
@@ -42,6 +43,7 @@ METRICS = {
     "loss": "token models: validation loss, nats per token",
     "bpc": "token models: bits per character of the validation text",
     "perplexity": "token models: exp(loss)",
+    "music": "models of music: harmonization accuracy and music statistics vs Bach's (with nll: frame NLL)",
 }
 TOKEN_METRICS = {"loss": "loss_nats_per_token", "bpc": "bits_per_character", "perplexity": "perplexity"}
 INCEPTION_METRICS = {"fid", "kid", "pr"}
@@ -80,6 +82,12 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
     data = run.data_config()
     model = noisecraft.load(run.root)
+    if data.dataset in MUSIC_DATASETS:  # its own metrics: evaluate/music.py
+        from noisecraft.evaluate.music import evaluate_music
+
+        result = evaluate_music(model, data, metrics, split=split, num=num, seed=seed, nll_num=nll_num,
+                                progress=progress, sample_options=sample_options)
+        return finish(run, model, {"name": "music", "split": split, "seed": seed, "dataset": data.dataset}, result, write)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
     if model.modality == "tokens":
         return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write)
