@@ -105,7 +105,7 @@ def save_roll_png(music: Music, path: str | Path, title: str | None = None, fixe
         given = fixed is not None and fixed[v, a, p]
         ax.add_patch(Rectangle((a / music.steps_per_quarter, p - 0.45), (b - a) / music.steps_per_quarter, 0.9,
                                facecolor=colour, edgecolor="black" if given else colour, linewidth=1.2 if given else 0.3,
-                               alpha=1.0 if given else 0.8))
+                               alpha=1.0))
     ax.set_xlim(0, max(1, music.steps / music.steps_per_quarter))
     ax.set_ylim(span[0] - 2, span[1] + 2)
     ax.set_xlabel("quarter notes")

@@ -53,9 +53,9 @@ class ARCNNConfig(ModelConfig):
 
     @model_validator(mode="after")
     def _check(self) -> "ARCNNConfig":
-        if self.objective == "flip" and self.sampler == "gibbs":
-            raise ValueError("model.sampler gibbs needs model.objective orderless (a flip model scores changes, "
-                             "not cell values)")
+        if self.sampler is not None and (self.sampler == "gibbs") != (self.objective == "orderless"):
+            raise ValueError("model.sampler: flip goes with objective flip (it scores changes), gibbs with "
+                             "objective orderless (it predicts cell values)")
         return self
 
 
@@ -186,8 +186,9 @@ class ARCNN(GenerativeModel):
         """Fill the cells of `x` [n, V, T, P] where `known` is False; known cells come back unchanged."""
         cfg = self.config
         sampler = sampler or cfg.sampler or ("flip" if cfg.objective == "flip" else "gibbs")
-        if sampler == "gibbs" and cfg.objective != "orderless":
-            raise ConfigError("--sampler gibbs: this arcnn model was trained with objective flip; use flip")
+        if (sampler == "gibbs") != (cfg.objective == "orderless"):
+            raise ConfigError(f"--sampler {sampler}: this arcnn model was trained with objective {cfg.objective}, "
+                              f"which samples with {'gibbs' if cfg.objective == 'orderless' else 'flip'}")
         temperature = cfg.temperature if temperature is None else temperature
         passes = cfg.passes if passes is None else passes
         x, known = (x > 0.5).float().to(self.device), known.to(self.device)
@@ -256,6 +257,7 @@ class ARCNN(GenerativeModel):
     def has_likelihood(self) -> bool:
         return self.config.objective == "orderless" and not self.voiced
 
+    @torch.no_grad()
     def log_likelihood(self, x: Tensor, window: int | None = None, batch_size: int = 256) -> Tensor:
         """Exact log p(x) in nats per grid [n, 1, T, P] of an orderless model of pitch sets, by the chain rule
         in a fixed order: step by step in time; within a step, its cells in `nll_blocks` interleaved blocks
