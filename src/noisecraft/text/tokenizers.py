@@ -19,7 +19,7 @@ import numpy as np
 
 from noisecraft.errors import ConfigError, DataError
 
-TOKENIZERS = ("char", "bpe")
+TOKENIZERS = ("char", "bpe")  # trained on a corpus; "words" (a fixed list) is made by the data that uses it
 
 
 class Tokenizer(Protocol):
@@ -170,5 +170,8 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
         except Exception as e:  # tokenizers raises its own exception type for a malformed file
             raise DataError(f"cannot read the saved BPE tokenizer: {e}") from None
     if kind == "words":
-        return WordTokenizer(data["words"], data.get("meta"))
-    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)})")
+        try:
+            return WordTokenizer(data["words"], data.get("meta"))
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"cannot read the saved word tokenizer: {e}") from None
+    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words)")
