@@ -6,6 +6,7 @@ music statistics beside Bach's.
 
     OMP_NUM_THREADS=2 python benchmarks/music.py --budget 3600          # the record: 4 x 60 min + evaluation
     python benchmarks/music.py --quick --out /tmp/music-quick         # toy sizes, end to end in minutes
+    python benchmarks/music.py --draft --budget 600                   # any tree: into benchmarks/drafts/
 
 One result file per configuration (OUT/<name>.json); a run folder per configuration under WORK, resumed
 with more budget if it exists: an interrupted benchmark continues where it stopped. Then OUT/summary.json
@@ -20,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import HERE, RESULTS, write_record, write_result
+from common import HERE, RESULTS, START, write_record, write_result
 
 CONFIGS = {  # name -> (recipe, what it is)
     "arcnn": ("jsb-arcnn", "AR-CNN, DeepComposer's add-or-remove objective, one piano roll at 16ths"),
@@ -88,6 +89,15 @@ def examples(records: dict[str, dict]) -> None:
     write_wav(piece, HERE.parent / "docs" / "music-harmonization.wav", sample_rate=16000)
 
 
+def save(path: Path, record: dict, quick: bool) -> None:
+    """A record (clean tree, or --draft); a --quick smoke run is no record and may come from any tree."""
+    if not quick:
+        write_record(path, record)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**START, **record}, indent=2, default=float) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=3600, help="training seconds per configuration")
@@ -113,11 +123,11 @@ def main() -> None:
             continue
         train(name, work / name, args.budget, args.quick)
         records[name] = measure(name, work / name, args.num, args.nll_num)
-        write_record(path, {**records[name], "budget_seconds": args.budget, "quick": args.quick})
+        save(path, {**records[name], "budget_seconds": args.budget, "quick": args.quick}, args.quick)
         print(f"{name}: {json.dumps(records[name]['metrics'])}")
     summary = summary_line(records)
     if args.quick or args.out is not None:
-        write_record(out / "summary.json", {"summary": summary, "configs": list(records)})
+        save(out / "summary.json", {"summary": summary, "configs": list(records)}, args.quick)
         print(summary)
     else:
         write_result("music", {"configs": {k: r["metrics"] for k, r in records.items()}, "budget_seconds": args.budget},
