@@ -68,7 +68,10 @@ def load_bach_chorales(split: str, cache_dir: Path | None = None) -> list[Music]
     """music21's Bach chorales that match the JSB `split`, at 16th notes, SATB; cached after one parse."""
     check_music_split(split)
     match = _read_json(shared_dataset("jsb-chorales") / "music21-match.json")
-    cache = Path(cache_dir or default_cache_dir()).expanduser() / "music" / f"bach-chorales-v{BACH_CACHE_VERSION}-{split}.json"
+    from importlib.metadata import version
+
+    name = f"bach-chorales-v{BACH_CACHE_VERSION}-music21-{version('music21')}-{split}.json"  # a new corpus, a new cache
+    cache = Path(cache_dir or default_cache_dir()).expanduser() / "music" / name
     if cache.is_file():
         return [_music_from_record(r) for r in json.loads(cache.read_text())]
     records = []
@@ -128,6 +131,8 @@ def load_music(cfg: "DataConfig", split: str) -> list[Music]:
         pieces = [pieces[i] for i in holdout_indices(len(pieces), split, cfg.test_fraction, f"music folder {music_cfg.folder}")]
     if music_cfg.voices == "merged":
         pieces = [m.merged() for m in pieces]
+    else:  # your files may hold a single part or other voices: SATB by height
+        pieces = [m if m.voices == SATB else m.split_voices(SATB) for m in pieces]
     if cfg.limit is not None:
         pieces = pieces[: cfg.limit]
     return pieces
