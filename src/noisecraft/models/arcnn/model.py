@@ -46,8 +46,10 @@ class ARCNNConfig(ModelConfig):
     add_share: tuple[float, float] = Field((0.0, 0.01), description="flip training: share of empty cells given a note")
     sampler: Literal["flip", "gibbs"] | None = Field(None, description="default: flip for the flip objective, gibbs for orderless")
     temperature: float = Field(1.0, gt=0, le=10, description="sampling temperature")
-    passes: float = Field(1.0, gt=0, le=100, description="flip: passes x steps x voices single-note changes; "
+    passes: float = Field(1.0, gt=0, le=100, description="flip: passes x steps x notes_per_step single-cell changes; "
                           "gibbs: passes x steps Gibbs steps")
+    notes_per_step: float = Field(4.0, gt=0, le=128, description="flip: cells that sound at once (a pass budgets one "
+                                  "change for each); 4 for four-part chorales")
     change_share: float = Field(1.0, ge=0, le=1, description="flip: share of the starting notes it may remove")
     nll_blocks: int = Field(8, ge=1, le=128, description="orderless likelihood: a frame's cells revealed in this many blocks")
 
@@ -70,7 +72,7 @@ class ARCNN(GenerativeModel):
     option_specs = {
         "sampler": OptionSpec("string", "flip (add or remove one note at a time) or gibbs (orderless models)",
                               choices=("flip", "gibbs")),
-        "passes": OptionSpec("number", "how long to sample: flip changes = passes x steps x voices; gibbs steps = passes x steps", 0.01, 20),
+        "passes": OptionSpec("number", "how long to sample: flip changes = passes x steps x notes_per_step; gibbs steps = passes x steps", 0.01, 20),
         "change_share": OptionSpec("number", "flip: share of the starting notes that may be removed", 0, 1),
     }
 
@@ -207,7 +209,7 @@ class ARCNN(GenerativeModel):
         start = x.clone()
         budget = (start * ~known).flatten(1).sum(1) * change_share
         removed = torch.zeros(n, device=x.device)
-        for _ in range(max(1, round(passes * x.shape[1] * x.shape[2]))):
+        for _ in range(max(1, round(passes * x.shape[2] * self.config.notes_per_step))):
             scores = self.flip_logits(x).flatten(1).float() / temperature
             locked = known.flatten(1) | ((start.flatten(1) > 0) & (x.flatten(1) > 0) & (removed >= budget)[:, None])
             scores = scores.masked_fill(locked, -math.inf)
