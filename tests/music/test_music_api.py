@@ -49,3 +49,21 @@ def test_bad_requests_name_the_field(client, body, field):
 
 def test_unknown_model_is_404(client):
     assert client.post("/v1/music", json={"model": "nope"}).status_code == 404
+
+
+def test_studio_music_panel_harmonizes_an_upload(coconet_run, chorale, tmp_path):
+    from noisecraft.serve.music_studio import make_music_files, music_models
+    from noisecraft.serve.service import Service, load_models
+    from noisecraft.serve.studio import build_studio
+
+    service = Service(load_models([f"chorales={coconet_run}"]))
+    try:
+        assert music_models(service) == ["chorales"]
+        build_studio(service)  # the panel builds
+        melody = chorale.split_voices(("soprano",))
+        write_music(melody, tmp_path / "up.mid")
+        paths = make_music_files(service, "chorales", str(tmp_path / "up.mid"), 2, 0, tmp_path)
+        assert sorted(p.suffix for p in paths) == [".mid", ".musicxml", ".png", ".wav"]
+        assert (read_music(paths[0]).roll[0, : melody.steps] == melody.roll[0]).all()
+    finally:
+        service.close()
