@@ -12,20 +12,19 @@ import typer
 
 from noisecraft.errors import ConfigError
 
-FORMATS = ("mid", "musicxml", "png", "wav")
-
-
 def generate_music(model, *, melody: Path | None, inpaint: Path | None, prompt_file: Path | None,
                    voices: str | None, bars: str | None, num: int, seed: int, out: Path | None,
                    formats: str | None, options: dict[str, Any]) -> list[Path]:
     from noisecraft import compose
     from noisecraft.data.music_files import read_music
+    from noisecraft.data.music_output import write_music_files
 
     given = [n for n, v in (("--melody", melody), ("--inpaint", inpaint), ("--prompt-file", prompt_file)) if v]
     if len(given) > 1:
         raise ConfigError(f"{given[0]} and {given[1]}: choose one task")
     if voices and not inpaint:
         raise ConfigError("--voices: only with --inpaint FILE")
+    chosen_formats = parse_formats(formats)  # a typo fails before the sampling
     options = {k: v for k, v in options.items() if v is not None}
     if melody:
         pieces = compose.harmonize(model, read_music(melody), num, seed, **options)
@@ -39,7 +38,7 @@ def generate_music(model, *, melody: Path | None, inpaint: Path | None, prompt_f
     written = []
     for i, piece in enumerate(pieces):
         stem = out.with_suffix("") if len(pieces) == 1 else out.with_name(f"{out.stem}-{i + 1}")
-        written += write_all(piece, stem, parse_formats(formats), fixed=None)
+        written += write_music_files(piece, stem, chosen_formats)
     for path in written:
         typer.echo(f"wrote {path}", err=True)
     return written
@@ -54,25 +53,10 @@ def bar_count(text: str | None, default: int) -> int:
 
 
 def parse_formats(text: str | None) -> list[str]:
+    from noisecraft.data.music_output import FORMATS
+
     chosen = [f.strip().lower().lstrip(".") for f in (text or ",".join(FORMATS)).split(",") if f.strip()]
     bad = [f for f in chosen if f not in FORMATS]
     if bad or not chosen:
         raise ConfigError(f"--formats {bad[0] if bad else text!r}: choose from {', '.join(FORMATS)}")
     return chosen
-
-
-def write_all(piece, stem: Path, formats: list[str], fixed=None) -> list[Path]:
-    from noisecraft.data.music_files import write_music
-    from noisecraft.data.music_output import save_roll_png, write_wav
-
-    paths = []
-    for fmt in formats:
-        path = stem.with_name(f"{stem.name}.{fmt}")
-        if fmt in ("mid", "musicxml"):
-            write_music(piece, path)
-        elif fmt == "png":
-            save_roll_png(piece, path, fixed=fixed)
-        else:
-            write_wav(piece, path)
-        paths.append(path)
-    return paths

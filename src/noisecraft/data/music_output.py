@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from noisecraft.data.music import Music, key_name
-from noisecraft.data.music_files import DEFAULT_TEMPO, PROGRAM, midi_object
+from noisecraft.data.music_files import DEFAULT_TEMPO, PROGRAM, midi_object, write_music
 
 SAMPLE_RATE = 22050
 TAIL_SECONDS = 1.0
+FORMATS = ("mid", "musicxml", "png", "wav")
 VOICE_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
@@ -121,3 +122,18 @@ def save_roll_png(music: Music, path: str | Path, title: str | None = None, fixe
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def write_music_files(music: Music, stem: Path, formats: tuple[str, ...] | list[str] = FORMATS) -> list[Path]:
+    """STEM.mid, STEM.musicxml, STEM.png, STEM.wav (those in `formats`), side by side."""
+    paths = []
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        if fmt in ("mid", "musicxml"):
+            write_music(music, path)
+        elif fmt == "png":
+            save_roll_png(music, path)
+        else:
+            write_wav(music, path)
+        paths.append(path)
+    return paths

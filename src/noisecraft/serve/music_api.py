@@ -61,7 +61,7 @@ def add_music_routes(app: FastAPI, service: Service) -> None:
 
 def make_music(service: Service, body: MusicRequest) -> dict[str, Any]:
     from noisecraft import compose
-    from noisecraft.cli.music import write_all
+    from noisecraft.data.music_output import write_music_files
     from noisecraft.data.music_files import read_music
 
     model = service.models.get(body.model)
@@ -94,7 +94,7 @@ def make_music(service: Service, body: MusicRequest) -> dict[str, Any]:
         out: dict[str, Any] = {"model": body.model, "seed": body.seed, "task": task,
                                "midi": [], "musicxml": [], "png": [], "wav": []}
         for i, piece in enumerate(pieces):
-            for path in write_all(piece, folder / f"out-{i}", ["mid", "musicxml", "png", "wav"]):
+            for path in write_music_files(piece, folder / f"out-{i}"):
                 key = {"mid": "midi"}.get(path.suffix[1:], path.suffix[1:])
                 out[key].append(base64.b64encode(path.read_bytes()).decode())
     return out

@@ -51,7 +51,7 @@ def add_music_panel(service: Service, outputs_dir: Path) -> None:
 def make_music_files(service: Service, name: str, melody_file, bars: int, seed: int, outputs_dir: Path) -> list[Path]:
     """Harmonize the uploaded melody (or compose `bars`) with the served model `name`; the four files."""
     from noisecraft import compose
-    from noisecraft.cli.music import FORMATS, write_all
+    from noisecraft.data.music_output import write_music_files
     from noisecraft.data.music_files import read_music
 
     model = service.models[name].model
@@ -60,4 +60,4 @@ def make_music_files(service: Service, name: str, melody_file, bars: int, seed: 
     else:
         pieces = compose.compose(model, bars, 1, seed)
     stem = outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-seed{seed}"
-    return write_all(pieces[0], stem, list(FORMATS))
+    return write_music_files(pieces[0], stem)
