@@ -174,4 +174,8 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
             return WordTokenizer(data["words"], data.get("meta"))
         except (KeyError, TypeError, ValueError) as e:
             raise DataError(f"cannot read the saved word tokenizer: {e}") from None
-    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words)")
+    if kind == "columns":  # tile grids, one token per column (game levels)
+        from noisecraft.text.columns import ColumnTokenizer
+
+        return ColumnTokenizer(data["columns"])
+    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words, columns)")
