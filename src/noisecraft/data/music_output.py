@@ -100,7 +100,7 @@ def save_roll_png(music: Music, path: str | Path, title: str | None = None, fixe
 
     span = music.pitch_range() or (60, 72)
     width = min(24, 3 + music.steps / music.steps_per_quarter * 0.18)
-    fig, ax = plt.subplots(figsize=(width, 4), dpi=100)
+    fig, ax = plt.subplots(figsize=(width, 4.4), dpi=100)
     for v, p, a, b in music.notes():
         colour = VOICE_COLOURS[v % len(VOICE_COLOURS)]
         given = fixed is not None and fixed[v, a, p]
@@ -114,8 +114,8 @@ def save_roll_png(music: Music, path: str | Path, title: str | None = None, fixe
     for q in range(0, music.steps // music.steps_per_quarter + 1, 4):
         ax.axvline(q, color="#bbbbbb", linewidth=0.5, zorder=0)
     ax.legend(handles=[Patch(color=VOICE_COLOURS[i % len(VOICE_COLOURS)], label=n) for i, n in enumerate(music.voices)],
-              loc="upper right", fontsize=8, ncol=len(music.voices))
-    ax.set_title(title or f"{music.name} ({key_name(music.key)})", fontsize=10)
+              loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncol=len(music.voices), frameon=False)
+    ax.set_title(title or f"{music.name} ({key_name(music.key)})", fontsize=10, loc="left")
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
