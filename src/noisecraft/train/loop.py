@@ -30,15 +30,25 @@ from noisecraft.config import ResolvedRecipe, TrainConfig
 from noisecraft.data import build_dataset
 from noisecraft.errors import CheckpointError, ConfigError, TrainingDiverged
 from noisecraft.models.base import GenerativeModel
-from noisecraft.models.registry import get_family
+from noisecraft.models.registry import get_family, load_recipe
 from noisecraft.sampling import write_samples_file
 from noisecraft.train.checkpoint import LoopState, load_checkpoint, read_loop_state, save_checkpoint
-from noisecraft.train.run import RunDir
 from noisecraft.train.trackers import CSVTracker, plot_loss
+from noisecraft.utils.paths import RunDir, default_run_dir
+from noisecraft.utils.version import __version__
 
 
 # Tied weights (a transformer's output layer is its embedding) are saved once, by design: no warning.
 logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
+
+
+def fit(recipe: str | Path | dict, out: str | Path | None = None, overrides: list[str] | None = None, *,
+        resume: bool = False, progress: bool = True) -> Path:
+    """Read, resolve and train a recipe (file, built-in name or dict) as `noisecraft train` does (a fresh
+    runs/<name>[-N] unless `out` is given); returns the run folder. Public as `noisecraft.fit`."""
+    resolved = load_recipe(recipe, overrides)
+    out = Path(out) if out is not None else default_run_dir(resolved.recipe.name)
+    return train(resolved, out, resume=resume, progress=progress).root
 
 
 def train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool = False, progress: bool = True) -> RunDir:
@@ -283,8 +293,6 @@ def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
 
 
 def write_config(run: RunDir, resolved: ResolvedRecipe) -> None:
-    from noisecraft import __version__
-
     header = f"# resolved from {resolved.source} by noisecraft {__version__}\n"
     run.config.write_text(header + yaml.safe_dump(resolved.to_dict(), sort_keys=False))
 
