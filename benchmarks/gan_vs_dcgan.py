@@ -14,7 +14,7 @@ PyTorch's example widths (ngf = ndf = 64). Samples are drawn in training mode (b
 paper's and PyTorch's code do).
 
 Ours is the `mnist-gan` recipe as shipped (hinge loss, spectral norm, two time-scale learning rates, EMA
-generator), trained by `noisecraft.train` with `train.max_seconds`.
+generator), trained by `noisecraft.fit` with `train.max_seconds`.
 
 Interleaved: the two take turns, a slice each (a resumed run continues exactly), so a noisy machine slows
 both alike. Each model's training, then its score, is one result file; a session may end anywhere and the
@@ -165,7 +165,7 @@ def train_ours_until(seconds: float) -> None:
     import noisecraft
 
     run = WORK / "ours"
-    noisecraft.train(RECIPE, out=run, overrides=[f"train.max_seconds={seconds:g}", "train.max_steps=1000000000"],
+    noisecraft.fit(RECIPE, out=run, overrides=[f"train.max_seconds={seconds:g}", "train.max_steps=1000000000"],
                      resume=(run / "checkpoints" / "last").exists(), progress=False)
 
 

@@ -6,7 +6,7 @@
     cd benchmarks && ../.venv-pythae/bin/python vae_vs_pythae.py report
 
 speed: pythae's MNIST benchmark networks (`Encoder_Conv_VAE_MNIST` / `Decoder_Conv_AE_MNIST`, 16-d latent)
-trained by pythae's `BaseTrainer.train_step` and by our training loop (`noisecraft.train`, the family
+trained by pythae's `BaseTrainer.train_step` and by our training loop (`noisecraft.fit`, the family
 `pythae_nets:PythaeNetsVAE`: the same modules), batch 64, Adam lr 1e-4 (pythae's defaults), no EMA, the same
 images; rounds interleaved, both at the same thread count. Each side's time covers its whole loop (data
 loading included) after one warm-up round.
@@ -96,7 +96,7 @@ def speed(args) -> None:
         trainer.train_step(epoch=r + 1)
         theirs = args.steps * BATCH / (time.perf_counter() - t)
         run = WORK / f"speed-ours-{r}"
-        noisecraft.train(our_recipe(args.steps), out=run, progress=False)
+        noisecraft.fit(our_recipe(args.steps), out=run, progress=False)
         log = list(csvrows(run / "metrics.csv"))
         ours = float([row for row in log if row.get("images_per_s")][-1]["images_per_s"])  # one window: all steps
         if r:
