@@ -44,7 +44,7 @@ def test_every_conditional_family_keeps_the_same_contract(family: str):
     model = make(family, LABELLED, conditional=True)
     assert model.num_classes == 3 and model.condition_kind == "class"
     assert model.labels_for(None, 5).tolist() == [0, 1, 2, 0, 1] and model.labels_for("c", 2).tolist() == [2, 2]
-    with pytest.raises(ConfigError, match=f"this {family} model is class-conditional: its batches and samples need labels"):
+    with pytest.raises(ConfigError, match=f"this {family} model is class-conditional and was given no labels"):
         model({"x": torch.rand(2, 1, 8, 8)})
     assert torch.isfinite(model({"x": torch.rand(2, 1, 8, 8), "y": torch.tensor([0, 2])}).loss)
 

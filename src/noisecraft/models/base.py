@@ -88,8 +88,9 @@ class GenerativeModel(nn.Module):
         if self.num_classes is None:
             return None
         if labels is None:
-            raise ConfigError(f"this {self.family} model is class-conditional: its batches and samples need labels")
-        return labels.to(self.device)
+            raise ConfigError(f"this {self.family} model is class-conditional and was given no labels: its batches "
+                              "and samples need them")
+        return labels
 
     def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
         """n labels on the model's device from a condition as `--class` takes it: None (classes 0, 1, 2, ...

@@ -60,7 +60,7 @@ class PixelCNN(GenerativeModel):
 
     def labels(self, labels: Tensor | None, n: int) -> Tensor | None:
         labels = self.require_labels(labels)
-        return None if labels is None else labels.long().expand(n)
+        return None if labels is None else labels.to(self.device).long().expand(n)
 
     def forward(self, batch: dict[str, Tensor], optimizer: str = "model") -> StepOutput:
         x = batch["x"]

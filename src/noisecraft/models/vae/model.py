@@ -68,7 +68,7 @@ class VAE(GenerativeModel):
 
     def one_hot(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         labels = self.require_labels(labels)
-        return None if labels is None else F.one_hot(labels, self.num_classes).float().expand(n, -1)
+        return None if labels is None else F.one_hot(labels.to(self.device), self.num_classes).float().expand(n, -1)
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder[: self.flat_at](x)
