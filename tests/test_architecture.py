@@ -34,6 +34,7 @@ def test_the_contracts_hold():
      "noisecraft.evaluate is not allowed to import noisecraft.train"),
     ("nn/unet.py", "from noisecraft.data.base import DataSpec", "noisecraft.nn is not allowed to import noisecraft.data"),
     ("models/latent.py", "import noisecraft", "noisecraft.models.latent is not allowed to import noisecraft:"),
+    ("newthing.py", "x = 1", "- noisecraft.newthing"),  # exhaustive: a new top-level module needs a layer
 ])
 def test_a_wrong_import_breaks_a_contract(tmp_path: Path, module: str, line: str, broken: str):
     shutil.copytree(REPO / "src" / "noisecraft", tmp_path / "noisecraft", ignore=shutil.ignore_patterns("weights", "files"))
