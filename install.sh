@@ -46,4 +46,6 @@ elif [ "$(uname -s)" = Linux ] && ! command -v nvidia-smi >/dev/null; then
 else
     "$PY" -m pip install "$TORCH"
 fi
-"$PY" -m pip install -e ".[dev]"
+"$PY" -m pip install -e ".[dev,music]"
+# offline WAV rendering for music; --no-deps: it declares pyaudio (live playback only, needs PortAudio headers)
+"$PY" -m pip install --no-deps "tinysoundfont>=0.3"

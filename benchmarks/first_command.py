@@ -26,7 +26,7 @@ from noisecraft.config import load_recipe  # noqa: E402
 from noisecraft.evaluate.readability import run_readability  # noqa: E402
 from noisecraft.train.loop import train  # noqa: E402
 from noisecraft.train.checkpoint import read_loop_state  # noqa: E402
-from noisecraft.train.run import RunDir  # noqa: E402
+from noisecraft.utils.paths import RunDir  # noqa: E402
 
 RECIPE = "mnist-first"
 

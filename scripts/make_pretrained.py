@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import noisecraft  # noqa: E402
 from noisecraft.config import load_recipe  # noqa: E402
 from noisecraft.data import DATASETS  # noqa: E402
-from noisecraft.models.pretrained import PRETRAINED_DIR, sha256  # noqa: E402
+from noisecraft.utils.pretrained import PRETRAINED_DIR, sha256  # noqa: E402
 
 # name -> recipe, overrides, description; in the order the issue asks for (cheapest and most useful first)
 ENTRIES: dict[str, dict] = {

@@ -13,7 +13,7 @@ import torch
 import noisecraft
 from noisecraft.cli.main import run
 from noisecraft.errors import CheckpointError
-from noisecraft.models import pretrained as P
+from noisecraft.utils import pretrained as P
 from noisecraft.serve.service import load_models
 
 NAMES = P.pretrained_names()

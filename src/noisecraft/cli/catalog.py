@@ -62,7 +62,8 @@ def recipes_show(
     """Print a recipe (as shipped, or resolved with all defaults)."""
     import yaml
 
-    from noisecraft.config import load_recipe, resolve_recipe_path
+    from noisecraft.config import resolve_recipe_path
+    from noisecraft.models.registry import load_recipe
 
     path = resolve_recipe_path(name)
     if resolved:
@@ -123,7 +124,7 @@ def datasets_download(
 @models_app.command("list")
 def models_list(as_json: bool = JSON_OPTION) -> None:
     """List the pretrained models: use one as pretrained:NAME wherever a run folder is taken."""
-    from noisecraft.models.pretrained import card, pretrained_names
+    from noisecraft.utils.pretrained import card, pretrained_names
 
     rows = []
     for name in pretrained_names():

@@ -80,8 +80,8 @@ def reconstruction_pairs(model, path: str, num: int):
     import torch
 
     from noisecraft.data import build_dataset
-    from noisecraft.models.pretrained import resolve
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
+    from noisecraft.utils.pretrained import resolve
 
     if not hasattr(model, "reconstruct"):
         raise ConfigError(f"--reconstruct: the {model.family} family has no encoder to reconstruct with")

@@ -32,7 +32,7 @@ def serve(
     if not is_loopback(host) and not token:
         warnings.warn(f"--host {host}: reachable from other machines and no --token: anyone who can reach it can use it")
     if pretrained:
-        from noisecraft.models.pretrained import PREFIX, pretrained_names
+        from noisecraft.utils.pretrained import PREFIX, pretrained_names
 
         models = [*(models or []), *(PREFIX + name for name in pretrained_names())]
     service = Service(load_models(models or [], device=device), max_batch=max_batch, timeout=timeout, batching=batching)

@@ -46,7 +46,7 @@ def run_readability(run_dir: str | Path) -> tuple[Readability, Path] | None:
     import yaml
 
     from noisecraft.models.base import GenerativeModel
-    from noisecraft.train.run import RunDir, model_dir_of
+    from noisecraft.utils.paths import RunDir, model_dir_of
 
     run = RunDir(Path(run_dir))
     config = yaml.safe_load(run.config.read_text())

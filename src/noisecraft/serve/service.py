@@ -21,7 +21,7 @@ import torch
 from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.conditioning import class_labels
-from noisecraft.models.pretrained import PREFIX, is_pretrained, resolve
+from noisecraft.utils.pretrained import PREFIX, is_pretrained, resolve
 from noisecraft.serve.batcher import Batcher, Job
 
 MAX_PROMPT = 1000
