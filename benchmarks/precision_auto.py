@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from common import write_result  # noqa: E402
 
-from noisecraft.config import load_recipe  # noqa: E402
+from noisecraft.models.registry import load_recipe  # noqa: E402
 from noisecraft.evaluate.readability import run_readability  # noqa: E402
 from noisecraft.train.checkpoint import read_loop_state  # noqa: E402
 from noisecraft.train.loop import train  # noqa: E402

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import noisecraft  # noqa: E402
-from noisecraft.config import load_recipe  # noqa: E402
+from noisecraft.models.registry import load_recipe  # noqa: E402
 from noisecraft.data import DATASETS  # noqa: E402
 from noisecraft.utils.pretrained import PRETRAINED_DIR, sha256  # noqa: E402
 

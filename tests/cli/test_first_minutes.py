@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from noisecraft.cli.main import run
-from noisecraft.config import load_recipe
+from noisecraft.models.registry import load_recipe
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
