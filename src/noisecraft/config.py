@@ -28,12 +28,14 @@ class StrictModel(BaseModel):
 IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files")
 TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride")
 TEXT_DATASETS = ("tinyshakespeare", "text")
+MOLECULE_DATA_KEYS = ("smiles_path", "smiles_column", "skip_bad_smiles", "properties", "sequences")
+MOLECULE_DATASETS = ("moses", "smiles")  # data/molecules.py
 
 
 class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
-    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text"] | None = Field(
+    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "moses", "smiles"] | None = Field(
         None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
         "when image_folder / text_path is set"
     )
@@ -43,7 +45,8 @@ class DataConfig(StrictModel):
     labels: bool = Field(False, description="image_folder: class labels from sub-folder names")
     skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images with a warning")
     text_path: Path | None = Field(None, description="a UTF-8 .txt file, or a folder of them (searched recursively)")
-    tokenizer: Literal["char", "bpe"] = Field("char", description="text: characters, or byte-level BPE trained on the corpus")
+    tokenizer: Literal["char", "bpe", "smiles", "selfies"] = Field(
+        "char", description="text: characters, or byte-level BPE trained on the corpus; molecules: smiles or selfies tokens")
     vocab_size: int = Field(512, ge=256, le=1 << 20, description="text: BPE vocabulary size (the 256 bytes + merges)")
     block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on")
     stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size)")
@@ -54,6 +57,13 @@ class DataConfig(StrictModel):
         "package", description="mnist, tinyshakespeare: the copy shipped in the package, or a download into cache_dir"
     )
     cache_dir: Path | None = Field(None, description="download and token cache (default $NOISECRAFT_CACHE or ~/.cache/noisecraft)")
+    smiles_path: Path | None = Field(None, description="molecules: a .smi file (one SMILES a line) or a .csv")
+    smiles_column: str = Field("SMILES", description="molecules: the .csv column that holds the SMILES")
+    skip_bad_smiles: bool = Field(False, description="molecules: skip SMILES RDKit cannot read (counted) instead of stopping")
+    properties: list[Literal["qed", "logp", "sa", "mw"]] = Field(
+        default_factory=list, description="molecules: property tokens that start each molecule (conditioning)")
+    sequences: Literal["packed", "padded"] = Field(
+        "packed", description="molecules: packed into windows (autoregressive models) or one a row (sequence VAE)")
 
     @model_validator(mode="after")
     def _resolve_dataset(self) -> "DataConfig":
@@ -65,22 +75,41 @@ class DataConfig(StrictModel):
             raise ValueError("data.dataset is image_folder but data.image_folder (a folder path) is missing")
         if self.dataset == "text" and self.text_path is None:
             raise ValueError("data.dataset is text but data.text_path (a .txt file or folder) is missing")
+        if (self.smiles_path is not None) != (self.dataset == "smiles") and self.dataset is not None:
+            raise ValueError("data.smiles_path (a .smi or .csv file) goes with data.dataset smiles, and only with it")
         if self.dataset is None:
-            dataset = "image_folder" if self.image_folder is not None else "text" if self.text_path is not None else "mnist"
+            dataset = ("image_folder" if self.image_folder is not None else "text" if self.text_path is not None
+                       else "smiles" if self.smiles_path is not None else "mnist")
             object.__setattr__(self, "dataset", dataset)
+        if self.dataset in MOLECULE_DATASETS:
+            return self._check_molecule_keys()
         text = self.dataset in TEXT_DATASETS
         # set to something other than the default (a run's config.yaml lists every key, defaults included)
-        wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS)
-                 if getattr(self, k) != type(self).model_fields[k].default]
+        wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS) + MOLECULE_DATA_KEYS
+                 if getattr(self, k) != self._default(k)]
         if wrong:
-            kind = "image" if text else "text"
+            kind = "molecule" if wrong[0] in MOLECULE_DATA_KEYS else "image" if text else "text"
             raise ValueError(f"data.{wrong[0]} is for {kind} data; data.dataset {self.dataset!r} is "
                              f"{'text' if text else 'images'}")
         return self
 
+    def _default(self, key: str) -> Any:
+        field = type(self).model_fields[key]
+        return field.default_factory() if field.default_factory is not None else field.default
+
+    def _check_molecule_keys(self) -> "DataConfig":
+        wrong = [k for k in IMAGE_DATA_KEYS + ("text_path", "vocab_size") if getattr(self, k) != self._default(k)]
+        if wrong:
+            raise ValueError(f"data.{wrong[0]} is not for molecules; data.dataset {self.dataset!r} is molecules")
+        if self.tokenizer == "char":  # the default: molecules are cut into SMILES tokens
+            object.__setattr__(self, "tokenizer", "smiles")
+        if self.tokenizer not in ("smiles", "selfies"):
+            raise ValueError(f"data.tokenizer {self.tokenizer!r} is for text; molecules take smiles or selfies")
+        return self
+
     @property
     def modality(self) -> str:
-        return "tokens" if self.dataset in TEXT_DATASETS else "image"
+        return "tokens" if self.dataset in TEXT_DATASETS + MOLECULE_DATASETS else "image"
 
 
 class TrainConfig(StrictModel):

@@ -24,12 +24,22 @@ def generate(
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same text."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
+    condition: Optional[str] = typer.Option(None, "--condition", help="Molecule models: properties to aim for, e.g. qed=0.9 (the model must be trained with data.properties)."),
 ) -> None:
     """Continue a prompt with a token model, streaming the text to the terminal as it is generated."""
     import noisecraft
     from noisecraft.sampling import generate_text, write_texts
 
     model = noisecraft.load(path, device=device)
+    from noisecraft.molecule_sampling import is_molecule_model
+
+    if is_molecule_model(model):
+        from noisecraft.cli.molecules import generate_molecules_cli
+
+        return generate_molecules_cli(model, num=num, seed=seed, out=out, condition=condition,
+                                      max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
+    if condition is not None:
+        raise ConfigError(f"--condition: only for molecule models; {path} holds a {model.family} model of text")
     if model.modality != "tokens":
         raise ConfigError(f"generate: {path} holds a {model.family} model of images; use `noisecraft sample`")
     prompt = unescape(prompt)

@@ -43,6 +43,10 @@ def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
                   tokenizer: Tokenizer | None = None) -> ImageDataset | TokenDataset:
     """The `split` of the data set a recipe's `data:` section describes, resized, converted and limited;
     text is tokenized with `tokenizer` (a trained model's) or one trained on the corpus."""
+    if cfg.dataset in ("moses", "smiles"):
+        from noisecraft.data.molecules import load_molecule_dataset
+
+        return load_molecule_dataset(cfg, split, tokenizer)
     if cfg.modality == "tokens":
         return load_text_dataset(cfg, split, tokenizer)
     if cfg.dataset == "image_folder":

@@ -42,6 +42,7 @@ METRICS = {
     "loss": "token models: validation loss, nats per token",
     "bpc": "token models: bits per character of the validation text",
     "perplexity": "token models: exp(loss)",
+    "moses": "molecule models: MOSES's metrics (validity, uniqueness, novelty, FCD, SNN, Frag, Scaf, IntDiv, filters)",
 }
 TOKEN_METRICS = {"loss": "loss_nats_per_token", "bpc": "bits_per_character", "perplexity": "perplexity"}
 INCEPTION_METRICS = {"fid", "kid", "pr"}
@@ -55,7 +56,7 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
         chosen = list(PROTOCOLS[protocol]["metrics"]) + (["nll"] if has_likelihood else [])
     else:
         chosen = [m.strip().lower() for m in text.split(",") if m.strip()]
-    mismatched = [m for m in chosen if m in METRICS and (m in TOKEN_METRICS) != (modality == "tokens")]
+    mismatched = [m for m in chosen if m in METRICS and (m in TOKEN_METRICS or m == "moses") != (modality == "tokens")]
     if mismatched:
         raise ConfigError(f"--metrics {mismatched[0]}: not a metric for {modality} models "
                           f"(choose from: {', '.join(m for m in METRICS if (m in TOKEN_METRICS) == (modality == 'tokens'))})")
@@ -71,7 +72,7 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
 def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "headline", num: int | None = None,
                  split: str = "test", seed: int = 0, batch_size: int = 250, nll_samples: int = 100,
                  nll_num: int | None = None, sample_options: dict[str, Any] | None = None,
-                 progress: bool = True, write: bool = True) -> dict[str, Any]:
+                 progress: bool = True, write: bool = True, condition: str | None = None) -> dict[str, Any]:
     """Sample from the run's model, compare with its data's `split`, write RUN/metrics.json, return it."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol: unknown protocol {protocol!r} (choose from: {', '.join(PROTOCOLS)})")
@@ -81,6 +82,12 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     data = run.data_config()
     model = noisecraft.load(run.root)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
+    if "moses" in chosen:
+        from noisecraft.evaluate.molecules import evaluate_molecule_run
+
+        info, result = evaluate_molecule_run(run, model, data, num=num or 10000, seed=seed, sample_options=sample_options,
+                                             condition=condition)
+        return finish(run, model, info, result, write)
     if model.modality == "tokens":
         return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write)
     num = num or PROTOCOLS[protocol]["num"]

@@ -18,6 +18,7 @@ BUILTIN_FAMILIES = {
     "flow": "noisecraft.models.flow",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
+    "seqvae": "noisecraft.models.seqvae",
 }
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}

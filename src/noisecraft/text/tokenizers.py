@@ -17,7 +17,7 @@ import numpy as np
 
 from noisecraft.errors import ConfigError, DataError
 
-TOKENIZERS = ("char", "bpe")
+TOKENIZERS = ("char", "bpe", "smiles", "selfies")  # the last two: text/molecule_tokenizers.py
 
 
 class Tokenizer(Protocol):
@@ -122,6 +122,10 @@ def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 512) -> T
         return CharTokenizer.train(texts)
     if kind == "bpe":
         return BPETokenizer.train(texts, vocab_size)
+    if kind in ("smiles", "selfies"):
+        from noisecraft.text.molecule_tokenizers import MOLECULE_TOKENIZERS
+
+        return MOLECULE_TOKENIZERS[kind].train(texts)
     raise ConfigError(f"data.tokenizer: unknown tokenizer {kind!r} (choose from: {', '.join(TOKENIZERS)})")
 
 
@@ -136,4 +140,8 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
             return BPETokenizer(HFTokenizer.from_str(json.dumps(data["tokenizer"])))
         except Exception as e:  # tokenizers raises its own exception type for a malformed file
             raise DataError(f"cannot read the saved BPE tokenizer: {e}") from None
+    if kind in ("smiles", "selfies"):
+        from noisecraft.text.molecule_tokenizers import MOLECULE_TOKENIZERS
+
+        return MOLECULE_TOKENIZERS[kind](list(data["vocab"]))
     raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)})")
