@@ -98,7 +98,7 @@ class DataConfig(StrictModel):
         return field.default_factory() if field.default_factory is not None else field.default
 
     def _check_molecule_keys(self) -> "DataConfig":
-        wrong = [k for k in IMAGE_DATA_KEYS + ("text_path", "vocab_size") if getattr(self, k) != self._default(k)]
+        wrong = [k for k in IMAGE_DATA_KEYS + ("text_path", "vocab_size", "stride") if getattr(self, k) != self._default(k)]
         if wrong:
             raise ValueError(f"data.{wrong[0]} is not for molecules; data.dataset {self.dataset!r} is molecules")
         if self.tokenizer == "char":  # the default: molecules are cut into SMILES tokens

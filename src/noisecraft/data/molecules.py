@@ -8,8 +8,8 @@ SMILES, one molecule a line.
   `data.test_fraction` of MOSES's train, held out of our train split for validation loss. A file: the
   last `test_fraction` of its molecules is `test` (also called `valid`).
 - `data.properties: [qed, ...]` starts each molecule's line with its property tokens (`<qed:0.9>`).
-- `data.sequences`: `packed` (molecules joined by newlines, cut into windows of block_size + 1 tokens, as a
-  char-RNN reads text: a `TokenDataset`) or `padded` (one molecule a row, the newline token before it,
+- `data.sequences`: `packed` (molecules joined by newlines; one window of block_size + 1 tokens starts at
+  each molecule's newline and runs on into the next ones, so no context is wasted) or `padded` (one molecule a row, the newline token before it,
   after it and as padding: what a sequence VAE encodes whole). Longer molecules are skipped and counted.
 Tokenized splits are cached under the cache folder, keyed by the data and every setting that shapes them.
 """
@@ -208,6 +208,24 @@ def tokenize_molecules(cfg: "DataConfig", tokenizer: Tokenizer | None) -> Path:
     return folder
 
 
+class MoleculeWindows(TokenDataset):
+    """One window a molecule: block_size + 1 tokens from the newline before it, running on into the
+    molecules after it. Each molecule is read once from a fresh start, as it is sampled; the rest of the
+    window is more text of the same language."""
+
+    def __init__(self, tokens: np.ndarray, starts: np.ndarray, block_size: int, tokenizer: Tokenizer, *,
+                 name: str, split: str) -> None:
+        super().__init__(tokens, block_size, tokenizer, name=name, split=split)
+        self.starts = starts
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        start = int(self.starts[index])
+        return {"x": torch.from_numpy(np.asarray(self.tokens[start : start + self.block_size + 1], dtype=np.int64))}
+
+
 class PaddedMolecules(Dataset):
     """One molecule a row of block_size + 1 tokens: newline, its tokens, newline, newline padding."""
 
@@ -234,11 +252,12 @@ def load_molecule_dataset(cfg: "DataConfig", split: str, tokenizer: Tokenizer | 
     tokenizer = tokenizer or tokenizer_from_dict(json.loads((folder / "tokenizer.json").read_text()))
     stream = np.load(folder / f"{split}.npy", mmap_mode="r")
     newline = tokenizer.encode("\n")
-    if cfg.sequences == "packed":
-        tokens = np.concatenate([np.asarray(newline, dtype=stream.dtype), stream])  # every molecule follows a newline
-        return TokenDataset(tokens, cfg.block_size, tokenizer, stride=cfg.stride, name=cfg.dataset, split=split)
     ends = np.load(folder / f"{split}-ends.npy")
-    starts = np.concatenate([[0], ends[:-1]])
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    if cfg.sequences == "packed":  # every molecule follows a newline; the tail is padded so each has a window
+        tokens = np.concatenate([np.asarray(newline, dtype=np.int32), np.asarray(stream),
+                                 np.full(cfg.block_size, newline[0], dtype=np.int32)])
+        return MoleculeWindows(tokens, starts, cfg.block_size, tokenizer, name=cfg.dataset, split=split)
     keep = (ends - starts) <= cfg.block_size  # its tokens and the closing newline after the opening one
     if not keep.all():
         warnings.warn(f"{cfg.dataset} {split}: skipped {int((~keep).sum())} of {len(keep)} molecules longer than "
