@@ -130,7 +130,11 @@ def _features_no_filters(smiles: str) -> dict[str, Any]:
 
 
 def pmap(fn, items: Sequence, n_jobs: int) -> list:
-    """`map` on `n_jobs` processes (forked: RDKit objects never cross, only strings and arrays)."""
+    """`map` on `n_jobs` processes (forked: RDKit objects never cross, only strings and arrays). RDKit's
+    parse errors are silenced, as molsets does: invalid samples are counted, not printed."""
+    from rdkit import RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
     if n_jobs <= 1 or len(items) < 64:
         return [fn(x) for x in items]
     with get_context("fork").Pool(n_jobs) as pool:
