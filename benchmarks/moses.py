@@ -68,6 +68,15 @@ def train_ours(name: str, recipe: str, args) -> Path:
     return noisecraft.train(recipe, out=run, overrides=overrides(name, args), resume=resume, progress=False)
 
 
+def record(path: Path, result: dict, args) -> None:
+    """A result file: a benchmark record (clean tree, see common.py), or for --quick a plain smoke output."""
+    if not args.quick:
+        common.write_record(path, result)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**common.START, "quick": True, **result}, indent=2, default=float) + "\n")
+
+
 def score(name: str, smiles: list[str], args, extra: dict) -> dict:
     from noisecraft.config import DataConfig
     from noisecraft.evaluate.molecules import draw_molecules, score_molecules
@@ -77,7 +86,7 @@ def score(name: str, smiles: list[str], args, extra: dict) -> dict:
     if features:
         draw_molecules([f["smiles"] for f in features[:12]], args.out / f"{name}-molecules.png")
     result = {"metrics": metrics, "num_samples": len(smiles), "metrics_seconds": time.perf_counter() - t, **extra}
-    common.write_record(args.out / f"{name}.json", result)
+    record(args.out / f"{name}.json", result, args)
     (args.out / f"{name}.smi").write_text("\n".join(smiles) + "\n")
     return result
 
@@ -175,8 +184,7 @@ def run_goal(args) -> None:
     test = moses_statistics("test")["QED"]["values"]
     rows["MOSES test set"] = {"valid": 1.0, "share_qed_at_least_0.85": sum(q >= 0.85 for q in test) / len(test),
                               "mean_qed": sum(test) / len(test)}
-    common.write_record(args.out / "goal-qed.json", {"rows": rows, "num_samples": args.num,
-                                                     "overrides": overrides("goal-qed", args)})
+    record(args.out / "goal-qed.json", {"rows": rows, "num_samples": args.num, "overrides": overrides("goal-qed", args)}, args)
 
 
 def report(args) -> None:

@@ -38,4 +38,9 @@ def generate_molecules(model: GenerativeModel, num: int, seed: int = 0, conditio
     if "stop" in model.sample_options:
         options.setdefault("stop", ["\n"])
     texts = generate_text(model, num, seed=seed, prompt=prompt, batch_size=batch_size, **options)
-    return [PROPERTY_TOKEN.sub("", text.lstrip("\n").split("\n")[0]) for text in texts]
+    return [smiles_of(text) for text in texts]
+
+
+def smiles_of(text: str) -> str:
+    """A sampled continuation -> its first molecule's SMILES, without property tokens."""
+    return PROPERTY_TOKEN.sub("", text.lstrip("\n").split("\n")[0])

@@ -62,3 +62,15 @@ def test_bad_smiles_file_is_one_error_line_naming_the_line(capsys, tmp_path: Pat
                        "--out", str(tmp_path / "run"))
     assert code == 2
     assert err.strip() == f"error: {tmp_path / 'bad.smi'}:3: not a valid SMILES: 'CC(C' (fix or delete the line, or set data.skip_bad_smiles: true)"
+
+
+def test_the_api_returns_smiles(molecule_run: Path):
+    from noisecraft.serve.service import Service, load_models
+
+    service = Service(load_models([str(molecule_run)]))
+    try:
+        name = next(iter(service.models))
+        texts = service.run(name, num=3, seed=0).texts
+        assert len(texts) == 3 and all("\n" not in t and "<" not in t for t in texts)
+    finally:
+        service.close()
