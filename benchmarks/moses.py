@@ -31,7 +31,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != common.HERE]
 OUT = common.RESULTS / "moses"
 WORK = common.HERE / "_work" / "moses"
 OURS = {"charrnn": "moses-charrnn", "transformer": "moses-transformer", "vae": "moses-vae"}
-CONFIGS = (*OURS, "molsets-charrnn", "goal-qed")
+CONFIGS = (*OURS, "molsets-charrnn", "goal-qed", "metrics-speed")
 # README of molecularsets/moses (metrics table, 30k samples, 3 runs' mean): the rows we compare with
 PUBLISHED = {
     "CharRNN": {"valid": 0.975, "unique@1000": 1.0, "unique@10000": 0.999, "FCD/Test": 0.073, "FCD/TestSF": 0.520,
@@ -187,6 +187,33 @@ def run_goal(args) -> None:
     record(args.out / "goal-qed.json", {"rows": rows, "num_samples": args.num, "overrides": overrides("goal-qed", args)}, args)
 
 
+def run_metrics_speed(args) -> None:
+    """molsets' get_all_metrics (one process, as its README runs it) against ours (n_jobs=2) on the same
+    --num SMILES (MOSES's CharRNN samples when scored above, else a slice of MOSES train): time and the
+    largest difference between the two sets of numbers."""
+    from noisecraft.config import DataConfig
+    from noisecraft.data.molecules import moses_smiles
+    from noisecraft.evaluate.molecules import score_molecules
+    from noisecraft.evaluate.molsets_compat import import_molsets
+
+    samples = args.out / "molsets-charrnn.smi"
+    smiles = samples.read_text().splitlines()[: args.num] if samples.is_file() else list(moses_smiles("train")[-args.num:])
+    import_molsets()
+    from moses.metrics import get_all_metrics
+
+    t = time.perf_counter()
+    theirs = get_all_metrics(smiles, n_jobs=1)
+    molsets_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    ours, _ = score_molecules(smiles, DataConfig(dataset="moses"), n_jobs=2)
+    ours_seconds = time.perf_counter() - t
+    diff = max(abs(float(theirs[k]) - ours[k]) for k in theirs)
+    record(args.out / "metrics-speed.json", {"num": len(smiles), "molsets_seconds": molsets_seconds,
+                                             "ours_seconds": ours_seconds, "speedup": molsets_seconds / ours_seconds,
+                                             "max_abs_difference": diff, "molsets": {k: float(v) for k, v in theirs.items()},
+                                             "ours": ours}, args)
+
+
 def report(args) -> None:
     lines = ["| model | " + " | ".join(TABLE_KEYS) + " |", "|---" * (len(TABLE_KEYS) + 1) + "|"]
     for name in (*OURS, "molsets-charrnn"):
@@ -201,6 +228,11 @@ def report(args) -> None:
         lines += ["", "| goal: QED >= 0.85 | valid | share in target | mean QED |", "|---|---|---|---|"]
         for label, row in json.loads(goal.read_text())["rows"].items():
             lines.append(f"| {label} | {row['valid']:.3f} | {row['share_qed_at_least_0.85']:.3f} | {row['mean_qed']:.3f} |")
+    speed = args.out / "metrics-speed.json"
+    if speed.is_file():
+        r = json.loads(speed.read_text())
+        lines += ["", f"MOSES metrics on {r['num']} SMILES: molsets {r['molsets_seconds']:.0f} s (one process), ours "
+                      f"{r['ours_seconds']:.0f} s (2 processes), {r['speedup']:.2f}x; largest difference {r['max_abs_difference']:.1e}"]
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     figure(args)
@@ -246,7 +278,7 @@ def main() -> None:
             print(f"{name}: done ({args.out / (name + '.json')})")
             continue
         t = time.perf_counter()
-        {"molsets-charrnn": run_molsets_charrnn, "goal-qed": run_goal}.get(name, lambda a: run_ours(name, a))(args)
+        {"molsets-charrnn": run_molsets_charrnn, "goal-qed": run_goal, "metrics-speed": run_metrics_speed}.get(name, lambda a: run_ours(name, a))(args)
         print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
     report(args)
 

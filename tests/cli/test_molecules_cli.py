@@ -74,3 +74,11 @@ def test_the_api_returns_smiles(molecule_run: Path):
         assert len(texts) == 3 and all("\n" not in t and "<" not in t for t in texts)
     finally:
         service.close()
+
+
+def test_studio_cards_draw_valid_molecules_and_name_invalid_ones(tmp_path: Path):
+    from noisecraft.evaluate.molecules import molecule_cards
+
+    cards = molecule_cards(["c1ccccc1O", "C1CC"], tmp_path / "card")
+    assert cards[0][0] is not None and Path(cards[0][0]).stat().st_size > 1000
+    assert cards[0][1].startswith("c1ccccc1O  |  QED 0.51") and cards[1] == (None, "C1CC  |  invalid")

@@ -93,3 +93,24 @@ def draw_molecules(smiles: list[str], path: Path, per_row: int = 6, legends: lis
                                  legends=[text for _, text in pairs])
     image.save(path)
     return path
+
+
+def molecule_cards(smiles: list[str], stem: Path) -> list[tuple[str | None, str]]:
+    """For the studio: (PNG path, caption) per sample: the drawing, its SMILES and properties (no drawing
+    and "invalid" for a SMILES RDKit cannot read)."""
+    from rdkit import Chem
+    from rdkit.Chem import Draw
+
+    from noisecraft.data.molecule_properties import molecule_properties
+
+    cards = []
+    for i, s in enumerate(smiles):
+        mol = Chem.MolFromSmiles(s) if s else None
+        if mol is None:
+            cards.append((None, f"{s}  |  invalid"))
+            continue
+        path = stem.with_name(f"{stem.name}-{i:02d}.png")
+        Draw.MolToImage(mol, size=(300, 240)).save(path)
+        p = molecule_properties(s) or {}
+        cards.append((str(path), f"{s}  |  QED {p['qed']:.2f} · logP {p['logp']:.2f} · SA {p['sa']:.2f} · MW {p['mw']:.0f}"))
+    return cards
