@@ -9,14 +9,16 @@ from noisecraft.errors import DataError
 
 
 def test_entries_are_json_and_locations_exist():
-    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder"}
+    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "moses", "smiles", "image_folder"}
+    modality = {"tinyshakespeare": "text", "text": "text", "moses": "molecules", "smiles": "molecules"}
     for info in DATASETS.values():
         record = json.loads(json.dumps(info.to_dict()))
-        assert record["name"] == info.name and record["modality"] == ("text" if info.name in ("tinyshakespeare", "text") else "image")
+        assert record["name"] == info.name and record["modality"] == modality.get(info.name, "image")
     assert (DATASETS["mnist"].location / "train-images-idx3-ubyte.gz").is_file()
     assert DATASETS["digits"].location.name == "digits.csv.gz" and DATASETS["digits"].location.is_file()
     assert DATASETS["image_folder"].location is None
     assert DATASETS["tinyshakespeare"].location.stat().st_size == 1115394
+    assert (DATASETS["moses"].location / "test_scaffolds_stats.npz").is_file()
 
 
 def test_digits_split_sizes_match_recipes():
@@ -35,5 +37,5 @@ def test_shakespeare_split_sizes_are_the_loaded_ones():
 
 def test_unknown_name_lists_known():
     assert get_dataset_info("mnist").shape == (1, 28, 28)
-    with pytest.raises(DataError, match="unknown data set 'cifar'; known: mnist, digits, tinyshakespeare, text, image_folder"):
+    with pytest.raises(DataError, match="unknown data set 'cifar'; known: mnist, digits, tinyshakespeare, text, moses, smiles, image_folder"):
         get_dataset_info("cifar")
