@@ -197,7 +197,8 @@ def run_metrics_speed(args) -> None:
     from noisecraft.evaluate.molsets_compat import import_molsets
 
     samples = args.out / "molsets-charrnn.smi"
-    smiles = samples.read_text().splitlines()[: args.num] if samples.is_file() else list(moses_smiles("train")[-args.num:])
+    use_samples = samples.is_file() and not args.quick  # toy-size samples are mostly invalid
+    smiles = samples.read_text().splitlines()[: args.num] if use_samples else list(moses_smiles("train")[-args.num:])
     import_molsets()
     from moses.metrics import get_all_metrics
 
@@ -220,7 +221,7 @@ def report(args) -> None:
         path = args.out / f"{name}.json"
         if path.is_file():
             m = json.loads(path.read_text())["metrics"]
-            lines.append(f"| {name} (here, {args.budget / 60:g} min) | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for k in TABLE_KEYS) + " |")
+            lines.append(f"| {name} (here, {args.budget / 60:.3g} min) | " + " | ".join(f"{m.get(k, float('nan')):.3f}" for k in TABLE_KEYS) + " |")
     for name, m in PUBLISHED.items():
         lines.append(f"| {name} (published, GPU) | " + " | ".join(f"{m[k]:.3f}" if k in m else "-" for k in TABLE_KEYS) + " |")
     goal = args.out / "goal-qed.json"
