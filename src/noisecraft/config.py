@@ -30,12 +30,15 @@ TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride"
 TEXT_DATASETS = ("tinyshakespeare", "text")
 MOLECULE_DATA_KEYS = ("smiles_path", "smiles_column", "skip_bad_smiles", "properties", "sequences")
 MOLECULE_DATASETS = ("moses", "smiles")  # data/molecules.py
+LEVEL_DATA_KEYS = ("level_folder", "game", "window", "encoding", "pad_to")
+LEVEL_DATASETS = ("smb", "zelda", "level_folder")
 
 
 class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
-    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "moses", "smiles"] | None = Field(
+    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "smb", "zelda", "level_folder",
+                     "moses", "smiles"] | None = Field(
         None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
         "when image_folder / text_path is set"
     )
@@ -48,8 +51,15 @@ class DataConfig(StrictModel):
     tokenizer: Literal["char", "bpe", "smiles", "selfies"] = Field(
         "char", description="text: characters, or byte-level BPE trained on the corpus; molecules: smiles or selfies tokens")
     vocab_size: int = Field(512, ge=256, le=1 << 20, description="text: BPE vocabulary size (the 256 bytes + merges)")
-    block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on")
-    stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size)")
+    block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on; level columns: columns")
+    stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size); levels: columns (default 1)")
+    level_folder: Path | None = Field(None, description="any folder of level .txt files in a game's corpus format")
+    game: Literal["smb", "zelda"] | None = Field(None, description="levels: whose tiles (default: the data set's)")
+    window: int | None = Field(None, ge=2, le=1024, description="levels: columns per training window (smb default 16; "
+                               "a zelda window is a room)")
+    encoding: Literal["onehot", "columns"] = Field("onehot", description="levels: one-hot tile channels (image "
+                                                   "families) or one token per column (token models)")
+    pad_to: int | None = Field(None, ge=2, le=1024, description="levels: pad windows with the empty tile to this square side")
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none "
                                  "(text: the last fraction of the characters, the validation split)")
     limit: int | None = Field(None, ge=1, description="use only the first N examples (text: windows) of a split")
@@ -77,18 +87,29 @@ class DataConfig(StrictModel):
             raise ValueError("data.dataset is text but data.text_path (a .txt file or folder) is missing")
         if (self.smiles_path is not None) != (self.dataset == "smiles") and self.dataset is not None:
             raise ValueError("data.smiles_path (a .smi or .csv file) goes with data.dataset smiles, and only with it")
+        if self.level_folder is not None and self.dataset not in (None, "level_folder"):
+            raise ValueError(f"data.level_folder is set, so data.dataset must be level_folder, not {self.dataset!r}")
         if self.dataset is None:
             dataset = ("image_folder" if self.image_folder is not None else "text" if self.text_path is not None
+                       else "level_folder" if self.level_folder is not None
                        else "smiles" if self.smiles_path is not None else "mnist")
             object.__setattr__(self, "dataset", dataset)
+        molecule_keys = [k for k in MOLECULE_DATA_KEYS if getattr(self, k) != self._default(k)]
+        if molecule_keys and self.dataset not in MOLECULE_DATASETS:
+            raise ValueError(f"data.{molecule_keys[0]} is for molecule data; data.dataset {self.dataset!r} is not molecules")
+        if self.dataset in LEVEL_DATASETS:
+            return self._check_level_keys()
+        level_keys = [k for k in LEVEL_DATA_KEYS if getattr(self, k) != type(self).model_fields[k].default]
+        if level_keys:
+            raise ValueError(f"data.{level_keys[0]} is for game levels; data.dataset {self.dataset!r} is not levels")
         if self.dataset in MOLECULE_DATASETS:
             return self._check_molecule_keys()
         text = self.dataset in TEXT_DATASETS
         # set to something other than the default (a run's config.yaml lists every key, defaults included)
-        wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS) + MOLECULE_DATA_KEYS
-                 if getattr(self, k) != self._default(k)]
+        wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS)
+                 if getattr(self, k) != type(self).model_fields[k].default]
         if wrong:
-            kind = "molecule" if wrong[0] in MOLECULE_DATA_KEYS else "image" if text else "text"
+            kind = "image" if text else "text"
             raise ValueError(f"data.{wrong[0]} is for {kind} data; data.dataset {self.dataset!r} is "
                              f"{'text' if text else 'images'}")
         return self
@@ -107,8 +128,25 @@ class DataConfig(StrictModel):
             raise ValueError(f"data.tokenizer {self.tokenizer!r} is for text; molecules take smiles or selfies")
         return self
 
+    def _check_level_keys(self) -> "DataConfig":
+        if self.dataset == "level_folder" and (self.level_folder is None or self.game is None):
+            raise ValueError("data.dataset is level_folder: set data.level_folder (a folder of level .txt files) "
+                             "and data.game (smb or zelda: whose tiles)")
+        if self.dataset != "level_folder" and self.game not in (None, self.dataset):
+            raise ValueError(f"data.game {self.game!r}: data.dataset {self.dataset!r} is that game's corpus")
+        allowed = ("stride", "block_size") if self.encoding == "columns" else ("stride",)
+        wrong = [k for k in (*IMAGE_DATA_KEYS, *TEXT_DATA_KEYS)
+                 if k not in allowed and getattr(self, k) != type(self).model_fields[k].default]
+        if self.encoding == "columns" and self.pad_to is not None:
+            wrong.insert(0, "pad_to")
+        if wrong:
+            raise ValueError(f"data.{wrong[0]} does not apply to game levels with data.encoding {self.encoding}")
+        return self
+
     @property
     def modality(self) -> str:
+        if self.dataset in LEVEL_DATASETS:
+            return "tokens" if self.encoding == "columns" else "image"
         return "tokens" if self.dataset in TEXT_DATASETS + MOLECULE_DATASETS else "image"
 
 

@@ -9,16 +9,19 @@ from noisecraft.errors import DataError
 
 
 def test_entries_are_json_and_locations_exist():
-    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "moses", "smiles", "image_folder"}
-    modality = {"tinyshakespeare": "text", "text": "text", "moses": "molecules", "smiles": "molecules"}
+    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder", "smb", "zelda", "level_folder",
+                             "moses", "smiles"}
     for info in DATASETS.values():
         record = json.loads(json.dumps(info.to_dict()))
-        assert record["name"] == info.name and record["modality"] == modality.get(info.name, "image")
+        modality = "text" if info.name in ("tinyshakespeare", "text") else "levels" if info.name in ("smb", "zelda", "level_folder") \
+            else "molecules" if info.name in ("moses", "smiles") else "image"
+        assert record["name"] == info.name and record["modality"] == modality
     assert (DATASETS["mnist"].location / "train-images-idx3-ubyte.gz").is_file()
     assert DATASETS["digits"].location.name == "digits.csv.gz" and DATASETS["digits"].location.is_file()
     assert DATASETS["image_folder"].location is None
     assert DATASETS["tinyshakespeare"].location.stat().st_size == 1115394
     assert (DATASETS["moses"].location / "test_scaffolds_stats.npz").is_file()
+    assert (DATASETS["smb"].location / "smb.json").is_file() and (DATASETS["zelda"].location / "README.txt").is_file()
 
 
 def test_digits_split_sizes_match_recipes():

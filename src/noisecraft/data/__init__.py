@@ -47,6 +47,10 @@ def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
         from noisecraft.data.molecules import load_molecule_dataset
 
         return load_molecule_dataset(cfg, split, tokenizer)
+    if cfg.dataset in ("smb", "zelda", "level_folder"):  # game levels: one-hot windows or column tokens
+        from noisecraft.data.levels.dataset import load_level_dataset
+
+        return load_level_dataset(cfg, split, tokenizer)
     if cfg.modality == "tokens":
         return load_text_dataset(cfg, split, tokenizer)
     if cfg.dataset == "image_folder":

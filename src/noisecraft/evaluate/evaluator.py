@@ -59,7 +59,7 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
     mismatched = [m for m in chosen if m in METRICS and (m in TOKEN_METRICS or m == "moses") != (modality == "tokens")]
     if mismatched:
         raise ConfigError(f"--metrics {mismatched[0]}: not a metric for {modality} models "
-                          f"(choose from: {', '.join(m for m in METRICS if (m in TOKEN_METRICS) == (modality == 'tokens'))})")
+                          f"(choose from: {', '.join(m for m in METRICS if (m in TOKEN_METRICS or m == 'moses') == (modality == 'tokens'))})")
     unknown = [m for m in chosen if m not in METRICS]
     if "is" in unknown:
         raise ConfigError("--metrics is: the shipped Inception network gives pool features, not class logits, "
@@ -81,6 +81,12 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
     data = run.data_config()
     model = noisecraft.load(run.root)
+    if model.spec.level is not None:  # game levels: playability, novelty, diversity, pattern KL (evaluate/levels.py)
+        from noisecraft.evaluate.levels import evaluate_levels, parse_level_metrics
+
+        result = evaluate_levels(model, data, num=num or 32, seed=seed, metrics_chosen=tuple(parse_level_metrics(metrics)),
+                                 sample_options=check_options(model, sample_options or {}))
+        return finish(run, model, result.pop("protocol"), result, write)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
     if "moses" in chosen:
         from noisecraft.evaluate.molecules import evaluate_molecule_run

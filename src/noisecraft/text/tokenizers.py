@@ -144,4 +144,8 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
         from noisecraft.text.molecule_tokenizers import MOLECULE_TOKENIZERS
 
         return MOLECULE_TOKENIZERS[kind](list(data["vocab"]))
-    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)})")
+    if kind == "columns":  # tile grids, one token per column (game levels)
+        from noisecraft.text.columns import ColumnTokenizer
+
+        return ColumnTokenizer(data["columns"])
+    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, columns)")
