@@ -2,7 +2,8 @@
 
 Every section is a pydantic model that forbids unknown keys, so a typo is an error naming the key path
 (`train.bacth_size`) and what is allowed, never a silently ignored setting. The `model` section is
-validated by the config class of the family it names (see `noisecraft.models.registry`).
+validated by the config class of the family it names: `noisecraft.models.registry.load_recipe`, so that
+this module, below every model, never imports one.
 """
 
 from __future__ import annotations
@@ -299,10 +300,10 @@ class ResolvedRecipe(BaseModel):
         return out
 
 
-def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None = None) -> ResolvedRecipe:
-    """Read (a path, a built-in name or a dict), apply `--set` overrides, validate every section."""
-    from noisecraft.models.registry import get_family
-
+def parse_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None = None) -> tuple[Recipe, dict[str, Any], str]:
+    """Read (a path, a built-in name or a dict), apply `--set` overrides, validate every section but the
+    family's own: (recipe, raw model section, source). `noisecraft.models.registry.load_recipe` finishes the
+    job with the family's config class, so this module never imports the families."""
     if isinstance(recipe, dict):
         raw, source = copy.deepcopy(recipe), "recipe"
     else:
@@ -311,7 +312,17 @@ def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None
     raw = apply_overrides(raw, overrides or [])
     if not isinstance(raw.get("model"), dict) or "family" not in raw["model"]:
         raise ConfigError(f"{source}: model.family: missing (which family to train, e.g. vae)")
-    parsed = validate_section(Recipe, raw, source)
-    family = get_family(str(raw["model"]["family"]), allow_import=True)
-    model = validate_section(family.config_class, {**raw["model"], "family": family.family}, source, prefix="model")
-    return ResolvedRecipe(recipe=parsed, model=model, source=source)
+    return validate_section(Recipe, raw, source), raw["model"], source
+
+
+def __getattr__(name: str) -> Any:
+    """`noisecraft.config.load_recipe` moved to `noisecraft.models.registry` (which knows the families);
+    the old name works, with a DeprecationWarning, until the next release."""
+    if name == "load_recipe":
+        import importlib
+        import warnings
+
+        warnings.warn("noisecraft.config.load_recipe is deprecated: use noisecraft.models.registry.load_recipe",
+                      DeprecationWarning, stacklevel=2)
+        return importlib.import_module("noisecraft.models.registry").load_recipe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 
-import noisecraft
 from noisecraft.data import build_dataset
 from noisecraft.data.download import file_digest
 from noisecraft.errors import CheckpointError, ConfigError, SamplingError
@@ -25,8 +24,10 @@ from noisecraft.evaluate import metrics as M
 from noisecraft.evaluate.inception import InceptionFeatures
 from noisecraft.evaluate.likelihood import likelihood_report
 from noisecraft.evaluate.reference import reference_features
+from noisecraft.models.base import GenerativeModel
 from noisecraft.sampling import check_options, generate
-from noisecraft.train.run import RunDir
+from noisecraft.utils.paths import RunDir, model_dir_of
+from noisecraft.utils.version import __version__
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "headline": {"num": 10000, "metrics": ["fid", "kid", "pr"]},
@@ -80,7 +81,7 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     if not run.is_run():
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
     data = run.data_config()
-    model = noisecraft.load(run.root)
+    model = GenerativeModel.from_pretrained(model_dir_of(run.root))
     if model.spec.level is not None:  # game levels: playability, novelty, diversity, pattern KL (evaluate/levels.py)
         from noisecraft.evaluate.levels import evaluate_levels, parse_level_metrics
 
@@ -143,7 +144,7 @@ def evaluate_token_run(run: RunDir, model, data, chosen: list[str], *, split: st
 def finish(run: RunDir, model, protocol_info: dict[str, Any], result: dict[str, Any], write: bool) -> dict[str, Any]:
     """The metrics.json record: what was measured, on what, by which version, when."""
     result = {"run": str(run.root), "model": {"family": model.family, "parameters": model.num_parameters()},
-              "protocol": protocol_info, **result, "noisecraft_version": noisecraft.__version__,
+              "protocol": protocol_info, **result, "noisecraft_version": __version__,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if write:
         (run.root / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
