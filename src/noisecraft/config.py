@@ -33,13 +33,38 @@ MOLECULE_DATA_KEYS = ("smiles_path", "smiles_column", "skip_bad_smiles", "proper
 MOLECULE_DATASETS = ("moses", "smiles")  # data/molecules.py
 LEVEL_DATA_KEYS = ("level_folder", "game", "window", "encoding", "pad_to")
 LEVEL_DATASETS = ("smb", "zelda", "level_folder")
+MUSIC_DATASETS = ("jsb-chorales", "bach-chorales", "music_folder")
+
+
+class MusicDataConfig(StrictModel):
+    """How music (jsb-chorales, bach-chorales, a folder of MIDI / MusicXML) is shaped for a model."""
+
+    representation: Literal["roll", "tokens"] = Field("roll", description="piano roll windows [voices, steps, pitches], "
+                                                      "or event tokens for a token model (data.block_size)")
+    resolution: Literal["quarter", "16th"] = Field("16th", description="steps of the grid; jsb-chorales at quarter "
+                                                   "are the published frames (pitch sets, no voices)")
+    voices: Literal["satb", "merged"] = Field("satb", description="four voices, or one roll of pitch sets "
+                                              "(DeepComposer's single piano roll)")
+    window: int = Field(64, ge=4, le=4096, description="roll: steps per training window")
+    stride: int | None = Field(None, ge=1, description="roll: steps between windows (default window / 2)")
+    transpose: int = Field(0, ge=0, le=12, description="train: shift each window by a random -N..N semitones")
+    low: int = Field(21, ge=0, le=127, description="roll: lowest pitch (MIDI; 21 = A0, the piano's lowest key)")
+    high: int = Field(108, ge=0, le=127, description="roll: highest pitch (108 = C8)")
+    folder: Path | None = Field(None, description="music_folder: a folder of .mid / .musicxml / .mxl files")
+    skip_bad_files: bool = Field(False, description="music_folder: skip unreadable files (counted in a warning)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MusicDataConfig":
+        if self.high <= self.low:
+            raise ValueError(f"data.music.high ({self.high}) must be above data.music.low ({self.low})")
+        return self
 
 
 class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
     dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "smb", "zelda", "level_folder",
-                     "moses", "smiles"] | None = Field(
+                     "moses", "smiles", "jsb-chorales", "bach-chorales", "music_folder"] | None = Field(
         None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
         "when image_folder / text_path is set"
     )
@@ -75,6 +100,7 @@ class DataConfig(StrictModel):
         default_factory=list, description="molecules: property tokens that start each molecule (conditioning)")
     sequences: Literal["packed", "padded"] = Field(
         "packed", description="molecules: packed into windows (autoregressive models) or one a row (sequence VAE)")
+    music: MusicDataConfig = Field(default_factory=MusicDataConfig, description="music data sets: representation, grid, voices")
 
     @model_validator(mode="after")
     def _resolve_dataset(self) -> "DataConfig":
@@ -105,6 +131,10 @@ class DataConfig(StrictModel):
             raise ValueError(f"data.{level_keys[0]} is for game levels; data.dataset {self.dataset!r} is not levels")
         if self.dataset in MOLECULE_DATASETS:
             return self._check_molecule_keys()
+        if self.dataset in MUSIC_DATASETS:
+            if self.dataset == "music_folder" and self.music.folder is None:
+                raise ValueError("data.dataset is music_folder but data.music.folder (a folder path) is missing")
+            return self
         text = self.dataset in TEXT_DATASETS
         # set to something other than the default (a run's config.yaml lists every key, defaults included)
         wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS)
@@ -148,7 +178,8 @@ class DataConfig(StrictModel):
     def modality(self) -> str:
         if self.dataset in LEVEL_DATASETS:
             return "tokens" if self.encoding == "columns" else "image"
-        return "tokens" if self.dataset in TEXT_DATASETS + MOLECULE_DATASETS else "image"
+        music_tokens = self.dataset in MUSIC_DATASETS and self.music.representation == "tokens"
+        return "tokens" if self.dataset in TEXT_DATASETS + MOLECULE_DATASETS or music_tokens else "image"
 
 
 class TrainConfig(StrictModel):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from noisecraft.config import MUSIC_DATASETS
 from noisecraft.data import build_dataset
 from noisecraft.data.download import file_digest
 from noisecraft.errors import CheckpointError, ConfigError, SamplingError
@@ -44,6 +45,7 @@ METRICS = {
     "bpc": "token models: bits per character of the validation text",
     "perplexity": "token models: exp(loss)",
     "moses": "molecule models: MOSES's metrics (validity, uniqueness, novelty, FCD, SNN, Frag, Scaf, IntDiv, filters)",
+    "music": "models of music: harmonization accuracy and music statistics vs Bach's (with nll: frame NLL)",
 }
 TOKEN_METRICS = {"loss": "loss_nats_per_token", "bpc": "bits_per_character", "perplexity": "perplexity"}
 INCEPTION_METRICS = {"fid", "kid", "pr"}
@@ -88,6 +90,12 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
         result = evaluate_levels(model, data, num=num or 32, seed=seed, metrics_chosen=tuple(parse_level_metrics(metrics)),
                                  sample_options=check_options(model, sample_options or {}))
         return finish(run, model, result.pop("protocol"), result, write)
+    if data.dataset in MUSIC_DATASETS:  # its own metrics: evaluate/music.py
+        from noisecraft.evaluate.music import evaluate_music
+
+        result = evaluate_music(model, data, metrics, split=split, num=num, seed=seed, nll_num=nll_num,
+                                progress=progress, sample_options=sample_options)
+        return finish(run, model, {"name": "music", "split": split, "seed": seed, "dataset": data.dataset}, result, write)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
     if "moses" in chosen:
         from noisecraft.evaluate.molecules import evaluate_molecule_run

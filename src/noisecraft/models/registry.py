@@ -26,6 +26,7 @@ BUILTIN_FAMILIES = {
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
     "seqvae": "noisecraft.models.seqvae",
+    "arcnn": "noisecraft.models.arcnn",
 }
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}
