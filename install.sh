@@ -46,6 +46,9 @@ elif [ "$(uname -s)" = Linux ] && ! command -v nvidia-smi >/dev/null; then
 else
     "$PY" -m pip install "$TORCH"
 fi
-"$PY" -m pip install -e ".[dev,music]"
+"$PY" -m pip install -e ".[dev,music,molecules]"
 # offline WAV rendering for music; --no-deps: it declares pyaudio (live playback only, needs PortAudio headers)
 "$PY" -m pip install --no-deps "tinysoundfont>=0.3"
+# MOSES's data set, reference statistics and baselines; --no-deps: it pins pomegranate<0.12 (which needs
+# an old Cython build) for its HMM baseline alone, and its other needs come with the molecules extra
+"$PY" -m pip install --no-deps "molsets==0.3.1"
