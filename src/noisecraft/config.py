@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from noisecraft.errors import ConfigError
 
@@ -203,6 +203,12 @@ class TrainConfig(StrictModel):
     precision: Literal["32", "bf16-mixed", "auto"] = Field(
         "32", description="auto: bf16 autocast where the hardware runs bf16 natively (AMX, AVX512-BF16, bf16 GPUs), else 32")
     checkpoint_every: int = Field(500, ge=1)
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_32(cls, value: Any) -> Any:
+        """`--set train.precision=32` arrives as the number 32.0: it means "32"."""
+        return "32" if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 32 else value
     sample_every: int = Field(500, ge=1, description="write samples/step-NNNNNN.png every this many steps")
     num_samples: int = Field(64, ge=1, le=1024, description="images in each sample grid")
     log_every: int = Field(25, ge=1)

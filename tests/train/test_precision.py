@@ -26,3 +26,10 @@ def test_the_run_config_says_what_auto_chose(tiny, tmp_path: Path):
     chosen, why = P.resolve_precision("auto", "cpu")
     text = run.config.read_text()
     assert f"# train.precision: trained in {chosen} ({why})" in text and "precision: auto" in text
+
+
+def test_set_precision_32_means_fp32():
+    from noisecraft.models.registry import load_recipe
+
+    assert load_recipe("mnist-first", ["train.precision=32"]).recipe.train.precision == "32"
+    assert load_recipe("mnist-first").recipe.train.precision == "auto"
