@@ -194,7 +194,8 @@ class Service:
 
     def finish(self, job: Job, result: torch.Tensor | list[str]) -> Generation:
         from noisecraft import __version__
-        from noisecraft.utils.images import png_bytes
+        from noisecraft.models.provenance import image_claims
+        from noisecraft.utils.images import indexed, png_bytes
 
         served = self.models[job.model_name]
         settings: dict[str, Any] = {"model": served.name, "family": served.model.family, "num": job.num,
@@ -202,7 +203,8 @@ class Service:
                                     **job.options, "noisecraft": __version__, "command": reproduce_command(served, job)}
         if isinstance(result, list):
             return Generation(served.name, job.seed, settings, texts=result)
-        images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)})
+        claims = image_claims(served.model, settings, name=served.name)  # signed content credentials, beside the chunk
+        images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)}, indexed(claims, i))
                   for i, image in enumerate(result)]
         return Generation(served.name, job.seed, settings, images=images)
 

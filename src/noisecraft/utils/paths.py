@@ -29,3 +29,11 @@ def shared_dataset(name: str) -> Path:
         raise DataError(f"data set {name!r} not found at {folder} (set NOISECRAFT_SHARED_DATASETS to the "
                         "folder that holds it)")
     return folder
+
+
+def config_dir() -> Path:
+    """The user's own settings and keys, never inside a checkout: $NOISECRAFT_CONFIG, else
+    $XDG_CONFIG_HOME/noisecraft, else ~/.config/noisecraft."""
+    if env := os.environ.get("NOISECRAFT_CONFIG"):
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CONFIG_HOME") or "~/.config").expanduser() / "noisecraft"
