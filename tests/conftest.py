@@ -36,6 +36,15 @@ def tiny():
     return make
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small models: one thread is as fast, and never waits on a busy second core (use per module)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def fit():
     """Adam on one fixed batch for `steps` steps; the loss before each step (a family's "it can learn" check)."""
