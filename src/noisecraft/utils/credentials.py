@@ -91,7 +91,7 @@ class Verification:
     model: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
     failures: list[str] = field(default_factory=list)
-    unsigned_settings: dict[str, Any] | None = None  # the `noisecraft` text chunk of a file without credentials
+    unsigned_settings: Any = None  # the `noisecraft` text chunk of a file without credentials (JSON, or as written)
 
     @property
     def ok(self) -> bool:
@@ -109,7 +109,7 @@ def verify_png(data: bytes, name: str = "image.png", trust: list[Path] = ()) -> 
         reader = c2pa.Reader("image/png", io.BytesIO(data), context=_context(trust_anchors(list(trust)) or None))
     except c2pa.C2paError.ManifestNotFound:
         return Verification(name, "none", "no credentials: never signed, or the manifest was stripped "
-                            "(which proves nothing about where the image came from)", unsigned_settings=text_chunk(data))
+                            "(which proves nothing about where the image came from)", unsigned_settings=_json(text_chunk(data)))
     except c2pa.C2paError as e:
         return Verification(name, "invalid", f"unreadable credentials: {e}")
     active = reader.get_active_manifest() or {}
@@ -155,12 +155,18 @@ def _is_yours(signer: dict[str, Any]) -> bool:
         return False
 
 
-def text_chunk(data: bytes) -> dict[str, Any] | None:
+def _json(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
+
+
+def text_chunk(data: bytes) -> str | None:
     """The `noisecraft` iTXt chunk (settings as JSON) of a PNG, if any."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     try:
-        text = Image.open(io.BytesIO(data)).info.get("noisecraft")
-        return json.loads(text) if text else None
-    except Exception:
+        return Image.open(io.BytesIO(data)).info.get("noisecraft")
+    except (UnidentifiedImageError, OSError):
         return None
