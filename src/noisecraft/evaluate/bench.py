@@ -26,7 +26,7 @@ from noisecraft.utils.images import save_grid
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 COLUMNS = ["entry", "family", "params", "train_images_per_s", "train_seconds", "fid", "kid", "precision", "recall",
-           "classifier_fid", "classes_covered", "nll_nats", "sampling_ms_per_image"]
+           "classifier_fid", "classes_covered", "c2st_accuracy", "nll_nats", "sampling_ms_per_image"]
 
 
 class Budget(StrictModel):
@@ -118,7 +118,8 @@ def run_entry(entry: Entry, suite: Suite, protocol: str, out: Path, progress: bo
         "train_seconds": state.train_seconds, "train_steps": state.step,
         "train_images_per_s": state.examples_seen / max(state.train_seconds, 1e-9),
         **{k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "classifier_fid",
-                                 "classes_covered", "class_entropy", "nll_nats", "bits_per_dim")},
+                                 "classes_covered", "class_entropy", "c2st_accuracy", "c2st_ci_low", "c2st_ci_high",
+                                 "near_copy_share", "nll_nats", "bits_per_dim")},
         "sampling_ms_per_image": evaluation["timing"].get("sampling_seconds_per_image", 0) * 1000,
         "evaluation": evaluation["protocol"],
     }
