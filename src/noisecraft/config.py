@@ -2,7 +2,8 @@
 
 Every section is a pydantic model that forbids unknown keys, so a typo is an error naming the key path
 (`train.bacth_size`) and what is allowed, never a silently ignored setting. The `model` section is
-validated by the config class of the family it names (see `noisecraft.models.registry`).
+validated by the config class of the family it names: `noisecraft.models.registry.load_recipe`, so that
+this module, below every model, never imports one.
 """
 
 from __future__ import annotations
@@ -28,12 +29,40 @@ class StrictModel(BaseModel):
 IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files")
 TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride")
 TEXT_DATASETS = ("tinyshakespeare", "text")
+LEVEL_DATA_KEYS = ("level_folder", "game", "window", "encoding", "pad_to")
+LEVEL_DATASETS = ("smb", "zelda", "level_folder")
+MUSIC_DATASETS = ("jsb-chorales", "bach-chorales", "music_folder")
+
+
+class MusicDataConfig(StrictModel):
+    """How music (jsb-chorales, bach-chorales, a folder of MIDI / MusicXML) is shaped for a model."""
+
+    representation: Literal["roll", "tokens"] = Field("roll", description="piano roll windows [voices, steps, pitches], "
+                                                      "or event tokens for a token model (data.block_size)")
+    resolution: Literal["quarter", "16th"] = Field("16th", description="steps of the grid; jsb-chorales at quarter "
+                                                   "are the published frames (pitch sets, no voices)")
+    voices: Literal["satb", "merged"] = Field("satb", description="four voices, or one roll of pitch sets "
+                                              "(DeepComposer's single piano roll)")
+    window: int = Field(64, ge=4, le=4096, description="roll: steps per training window")
+    stride: int | None = Field(None, ge=1, description="roll: steps between windows (default window / 2)")
+    transpose: int = Field(0, ge=0, le=12, description="train: shift each window by a random -N..N semitones")
+    low: int = Field(21, ge=0, le=127, description="roll: lowest pitch (MIDI; 21 = A0, the piano's lowest key)")
+    high: int = Field(108, ge=0, le=127, description="roll: highest pitch (108 = C8)")
+    folder: Path | None = Field(None, description="music_folder: a folder of .mid / .musicxml / .mxl files")
+    skip_bad_files: bool = Field(False, description="music_folder: skip unreadable files (counted in a warning)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MusicDataConfig":
+        if self.high <= self.low:
+            raise ValueError(f"data.music.high ({self.high}) must be above data.music.low ({self.low})")
+        return self
 
 
 class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
-    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text"] | None = Field(
+    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "smb", "zelda", "level_folder",
+                     "jsb-chorales", "bach-chorales", "music_folder"] | None = Field(
         None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
         "when image_folder / text_path is set"
     )
@@ -45,8 +74,15 @@ class DataConfig(StrictModel):
     text_path: Path | None = Field(None, description="a UTF-8 .txt file, or a folder of them (searched recursively)")
     tokenizer: Literal["char", "bpe"] = Field("char", description="text: characters, or byte-level BPE trained on the corpus")
     vocab_size: int = Field(512, ge=256, le=1 << 20, description="text: BPE vocabulary size (the 256 bytes + merges)")
-    block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on")
-    stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size)")
+    block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on; level columns: columns")
+    stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size); levels: columns (default 1)")
+    level_folder: Path | None = Field(None, description="any folder of level .txt files in a game's corpus format")
+    game: Literal["smb", "zelda"] | None = Field(None, description="levels: whose tiles (default: the data set's)")
+    window: int | None = Field(None, ge=2, le=1024, description="levels: columns per training window (smb default 16; "
+                               "a zelda window is a room)")
+    encoding: Literal["onehot", "columns"] = Field("onehot", description="levels: one-hot tile channels (image "
+                                                   "families) or one token per column (token models)")
+    pad_to: int | None = Field(None, ge=2, le=1024, description="levels: pad windows with the empty tile to this square side")
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none "
                                  "(text: the last fraction of the characters, the validation split)")
     limit: int | None = Field(None, ge=1, description="use only the first N examples (text: windows) of a split")
@@ -54,6 +90,7 @@ class DataConfig(StrictModel):
         "package", description="mnist, tinyshakespeare: the copy shipped in the package, or a download into cache_dir"
     )
     cache_dir: Path | None = Field(None, description="download and token cache (default $NOISECRAFT_CACHE or ~/.cache/noisecraft)")
+    music: MusicDataConfig = Field(default_factory=MusicDataConfig, description="music data sets: representation, grid, voices")
 
     @model_validator(mode="after")
     def _resolve_dataset(self) -> "DataConfig":
@@ -65,9 +102,21 @@ class DataConfig(StrictModel):
             raise ValueError("data.dataset is image_folder but data.image_folder (a folder path) is missing")
         if self.dataset == "text" and self.text_path is None:
             raise ValueError("data.dataset is text but data.text_path (a .txt file or folder) is missing")
+        if self.level_folder is not None and self.dataset not in (None, "level_folder"):
+            raise ValueError(f"data.level_folder is set, so data.dataset must be level_folder, not {self.dataset!r}")
         if self.dataset is None:
-            dataset = "image_folder" if self.image_folder is not None else "text" if self.text_path is not None else "mnist"
+            dataset = "image_folder" if self.image_folder is not None else "text" if self.text_path is not None else \
+                "level_folder" if self.level_folder is not None else "mnist"
             object.__setattr__(self, "dataset", dataset)
+        if self.dataset in LEVEL_DATASETS:
+            return self._check_level_keys()
+        level_keys = [k for k in LEVEL_DATA_KEYS if getattr(self, k) != type(self).model_fields[k].default]
+        if level_keys:
+            raise ValueError(f"data.{level_keys[0]} is for game levels; data.dataset {self.dataset!r} is not levels")
+        if self.dataset in MUSIC_DATASETS:
+            if self.dataset == "music_folder" and self.music.folder is None:
+                raise ValueError("data.dataset is music_folder but data.music.folder (a folder path) is missing")
+            return self
         text = self.dataset in TEXT_DATASETS
         # set to something other than the default (a run's config.yaml lists every key, defaults included)
         wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS)
@@ -78,9 +127,27 @@ class DataConfig(StrictModel):
                              f"{'text' if text else 'images'}")
         return self
 
+    def _check_level_keys(self) -> "DataConfig":
+        if self.dataset == "level_folder" and (self.level_folder is None or self.game is None):
+            raise ValueError("data.dataset is level_folder: set data.level_folder (a folder of level .txt files) "
+                             "and data.game (smb or zelda: whose tiles)")
+        if self.dataset != "level_folder" and self.game not in (None, self.dataset):
+            raise ValueError(f"data.game {self.game!r}: data.dataset {self.dataset!r} is that game's corpus")
+        allowed = ("stride", "block_size") if self.encoding == "columns" else ("stride",)
+        wrong = [k for k in (*IMAGE_DATA_KEYS, *TEXT_DATA_KEYS)
+                 if k not in allowed and getattr(self, k) != type(self).model_fields[k].default]
+        if self.encoding == "columns" and self.pad_to is not None:
+            wrong.insert(0, "pad_to")
+        if wrong:
+            raise ValueError(f"data.{wrong[0]} does not apply to game levels with data.encoding {self.encoding}")
+        return self
+
     @property
     def modality(self) -> str:
-        return "tokens" if self.dataset in TEXT_DATASETS else "image"
+        if self.dataset in LEVEL_DATASETS:
+            return "tokens" if self.encoding == "columns" else "image"
+        music_tokens = self.dataset in MUSIC_DATASETS and self.music.representation == "tokens"
+        return "tokens" if self.dataset in TEXT_DATASETS or music_tokens else "image"
 
 
 class TrainConfig(StrictModel):
@@ -232,10 +299,10 @@ class ResolvedRecipe(BaseModel):
         return out
 
 
-def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None = None) -> ResolvedRecipe:
-    """Read (a path, a built-in name or a dict), apply `--set` overrides, validate every section."""
-    from noisecraft.models.registry import get_family
-
+def parse_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None = None) -> tuple[Recipe, dict[str, Any], str]:
+    """Read (a path, a built-in name or a dict), apply `--set` overrides, validate every section but the
+    family's own: (recipe, raw model section, source). `noisecraft.models.registry.load_recipe` finishes the
+    job with the family's config class, so this module never imports the families."""
     if isinstance(recipe, dict):
         raw, source = copy.deepcopy(recipe), "recipe"
     else:
@@ -244,7 +311,17 @@ def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None
     raw = apply_overrides(raw, overrides or [])
     if not isinstance(raw.get("model"), dict) or "family" not in raw["model"]:
         raise ConfigError(f"{source}: model.family: missing (which family to train, e.g. vae)")
-    parsed = validate_section(Recipe, raw, source)
-    family = get_family(str(raw["model"]["family"]), allow_import=True)
-    model = validate_section(family.config_class, {**raw["model"], "family": family.family}, source, prefix="model")
-    return ResolvedRecipe(recipe=parsed, model=model, source=source)
+    return validate_section(Recipe, raw, source), raw["model"], source
+
+
+def __getattr__(name: str) -> Any:
+    """`noisecraft.config.load_recipe` moved to `noisecraft.models.registry` (which knows the families);
+    the old name works, with a DeprecationWarning, until the next release."""
+    if name == "load_recipe":
+        import importlib
+        import warnings
+
+        warnings.warn("noisecraft.config.load_recipe is deprecated: use noisecraft.models.registry.load_recipe",
+                      DeprecationWarning, stacklevel=2)
+        return importlib.import_module("noisecraft.models.registry").load_recipe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

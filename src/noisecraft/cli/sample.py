@@ -35,6 +35,8 @@ def sample(
     from noisecraft.utils.images import save_each, save_grid
 
     model = noisecraft.load(path, device=device)
+    if model.spec.level is not None:
+        raise ConfigError(f"sample: {path} holds a model of game levels: noisecraft generate {path} --num {num} --out DIR")
     if model.modality == "tokens":  # unprompted texts; `noisecraft generate` continues a prompt
         from noisecraft.sampling import format_texts, write_texts
 
@@ -82,7 +84,7 @@ def reconstruction_pairs(model, path: Path, num: int):
     import torch
 
     from noisecraft.data import build_dataset
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
 
     if not hasattr(model, "reconstruct"):
         raise ConfigError(f"--reconstruct: the {model.family} family has no encoder to reconstruct with")

@@ -80,8 +80,9 @@ def build_studio(service: Service) -> gr.Blocks:
                 if spec is not None and key == "sampler":
                     update["choices"] = spec.get("enum") or [initial(key, spec)]
                 updates.append(gr.update(**update))
-            updates.append(gr.update(visible=m.modality == "image"))
-            updates.append(gr.update(visible=m.modality == "tokens"))
+            level = m.spec.level is not None  # game levels: drawings with the agent's path, whatever the family
+            updates.append(gr.update(visible=m.modality == "image" or level))
+            updates.append(gr.update(visible=m.modality == "tokens" and not level))
             return updates
 
         model.change(pick, model, [about, klass, prompt, *controls.values(), gallery, texts])
@@ -131,6 +132,9 @@ def build_studio(service: Service) -> gr.Blocks:
         go.click(run, [model, klass, prompt, num, seed, *controls.values(), more, history_state],
                  [gallery, texts, files, settings, history_state, history], concurrency_limit=None,
                  api_visibility="private")
+        from noisecraft.serve.music_studio import add_music_panel
+
+        add_music_panel(service, outputs_dir)  # models of music: upload a melody, see and hear the result
     studio.noisecraft_outputs = outputs_dir
     return studio
 
