@@ -56,6 +56,18 @@ def test_every_family_output_round_trips(recipe: str, tmp_path: Path):
     assert Image.open(path).size[0] > images.shape[-1]  # the grid itself, readable by any PNG reader
 
 
+@pytest.mark.parametrize("recipe", ["zelda-vae-tiny", "smb-transformer-tiny"])
+def test_level_drawings_round_trip(recipe: str):
+    from noisecraft.models.levels import generate_levels, level_png
+
+    resolved = load_recipe(recipe)
+    torch.manual_seed(0)
+    model = get_family(resolved.model.family)(resolved.model, build_dataset(resolved.recipe.data).spec).eval()
+    (level,) = generate_levels(model, 1, None if "zelda" in recipe else 20, seed=0)
+    found = verify_png(level_png(level, model, claims=image_claims(model, {"seed": 0})))
+    assert found.ok and found.model["family"] == model.family and found.settings == {"seed": 0}
+
+
 def test_a_signed_file_keeps_its_settings_chunk(tmp_path: Path):
     from noisecraft.utils.images import png_bytes
 

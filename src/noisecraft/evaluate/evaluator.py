@@ -19,9 +19,9 @@ import torch
 
 from noisecraft.config import MUSIC_DATASETS
 from noisecraft.data import build_dataset
-from noisecraft.data.download import file_digest
 from noisecraft.errors import CheckpointError, ConfigError, SamplingError
 from noisecraft.evaluate import metrics as M
+from noisecraft.evaluate.classifier import ClassifierExtractor
 from noisecraft.evaluate.inception import InceptionFeatures
 from noisecraft.evaluate.likelihood import likelihood_report
 from noisecraft.evaluate.reference import reference_features
@@ -240,23 +240,3 @@ def inception_metrics(real: np.ndarray, fake: np.ndarray, chosen: list[str], pro
         out["precision"], out["recall"] = M.precision_recall(real, fake, k=3)
         protocol_info["precision_recall"] = {"k": 3}
     return out
-
-
-class ClassifierExtractor:
-    """The shipped classifier's penultimate features, in the shape `reference_features` expects."""
-
-    name = "mnist-classifier (shipped in noisecraft/evaluate/weights)"
-    preprocessing = "gray, 28x28"
-    batch_size = 500
-
-    def __init__(self, classifier) -> None:
-        from noisecraft.evaluate.classifier import MNIST_CLASSIFIER_DIR
-
-        self.classifier = classifier
-        self.sha1 = file_digest(MNIST_CLASSIFIER_DIR / "model.safetensors", "sha1")
-
-    def __call__(self, images: torch.Tensor) -> np.ndarray:
-        from noisecraft.evaluate.classifier import classify
-
-        return classify(self.classifier, images)[0]
-

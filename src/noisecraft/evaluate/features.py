@@ -19,10 +19,8 @@ from noisecraft.evaluate.reference import reference_features
 
 def feature_network(data: DataConfig) -> Any:
     """The extractor whose features the data's sample-quality metrics use (callable: images -> [N, D])."""
-    from noisecraft.evaluate.evaluator import ClassifierExtractor
-
     if data.dataset == "mnist":
-        from noisecraft.evaluate.classifier import load_feature_classifier
+        from noisecraft.evaluate.classifier import ClassifierExtractor, load_feature_classifier
 
         return ClassifierExtractor(load_feature_classifier())
     from noisecraft.evaluate.inception import InceptionFeatures

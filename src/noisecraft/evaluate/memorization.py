@@ -37,10 +37,11 @@ CALIBRATION_NUM = 1000  # held-out images the threshold is computed from
 PIXEL_LIMIT = 64 * 64 * 3  # images with at most this many values are also compared pixel by pixel
 PAIRS_SHOWN = 16
 
-# the data set's name first, then its modality; molecules and levels register their novelty here
+# the data set's name first, then its modality; each kind of data registers its own check here
 MEMORIZATION: dict[str, str] = {
     "image": "noisecraft.evaluate.memorization:image_memorization",
     "tokens": "noisecraft.evaluate.memorization:text_memorization",
+    **{game: "noisecraft.evaluate.levels:level_memorization" for game in ("smb", "zelda", "level_folder")},
 }
 
 

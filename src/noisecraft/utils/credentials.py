@@ -46,7 +46,7 @@ def _context(anchors: str | None = None):
 
 
 def manifest(claims: dict[str, Any], title: str) -> dict[str, Any]:
-    from noisecraft import __version__
+    from noisecraft.utils.version import __version__
 
     agent = {"name": "noisecraft", "version": __version__}
     return {
