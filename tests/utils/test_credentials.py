@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from noisecraft.cli.main import run as cli
-from noisecraft.config import load_recipe
+from noisecraft.models.registry import load_recipe
 from noisecraft.data import build_dataset
 from noisecraft.errors import ConfigError
 from noisecraft.models.provenance import image_claims, weights_sha256
@@ -50,6 +50,7 @@ def test_every_family_output_round_trips(recipe: str, tmp_path: Path):
     path = save_grid(images, tmp_path / "grid.png", claims=image_claims(model, {"seed": 1, "num": 2}, name=recipe))
     found = verify_png(path.read_bytes(), str(path))
     assert found.status == "verified" and found.yours and found.ai_generated, found.message
+    assert found.source_type == "trainedAlgorithmicMedia"
     assert found.model == {"family": model.family, "weights_sha256": weights_sha256(model),
                            "parameters": model.num_parameters(), "name": recipe}
     assert found.settings == {"seed": 1, "num": 2}

@@ -51,7 +51,7 @@ def describe(found, checked_model: bool) -> str:
             lines.append(f"  unsigned settings chunk (anyone can write one): {json.dumps(found.unsigned_settings)}")
         return "\n".join(lines)
     if found.ai_generated is not None:
-        lines.append(f"  generator: {found.generator or '?'}; {'AI-generated' if found.ai_generated else 'not declared AI-generated'}")
+        lines.append(f"  generator: {found.generator or '?'}; {'AI-generated' if found.ai_generated else 'not declared AI-generated'} ({found.source_type})")
     if found.model:
         m = found.model
         lines.append(f"  model: {m.get('name', '')} {m.get('family', '?')}, weights sha256 {m.get('weights_sha256', '?')}"

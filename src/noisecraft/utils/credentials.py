@@ -87,6 +87,7 @@ class Verification:
     signer: dict[str, Any] | None = None
     yours: bool = False  # signed by this installation's (or the configured) key
     ai_generated: bool | None = None
+    source_type: str | None = None  # IPTC digital source type: trainedAlgorithmicMedia, compositeWith...
     generator: str | None = None
     model: dict[str, Any] | None = None
     settings: dict[str, Any] | None = None
@@ -123,6 +124,7 @@ def verify_png(data: bytes, name: str = "image.png", trust: list[Path] = ()) -> 
         name, "verified", "", signer=signer, generator=", ".join(f"{g.get('name')} {g.get('version', '')}".strip()
                                                            for g in active.get("claim_generator_info", [])),
         ai_generated=any(a.get("digitalSourceType") in (AI_GENERATED, COMPOSITE) for a in actions),
+        source_type=next((a["digitalSourceType"].rsplit("/", 1)[-1] for a in actions if a.get("digitalSourceType")), None),
         model=generation.get("model"), settings=generation.get("settings"), failures=failures,
         yours=_is_yours(signer))
     state = reader.get_validation_state()
