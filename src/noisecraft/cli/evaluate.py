@@ -25,13 +25,15 @@ def evaluate(
     guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Classifier-free guidance weight."),
     eta: Optional[float] = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM noise."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    condition: Optional[str] = typer.Option(None, "--condition", help="--metrics moses: sample conditioned on properties, e.g. qed=0.9."),
 ) -> None:
     """Measure a trained model: sample quality against the data's test split, and likelihood."""
     from noisecraft.evaluate.evaluator import evaluate_run
 
     options = {"temperature": temperature, "sampler": sampler, "steps": steps, "guidance": guidance, "eta": eta}
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
-                          nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet)
+                          nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet,
+                          condition=condition)
     info = result["protocol"]
     size = f"{info['num_samples']} samples" if "num_samples" in info else f"{info['tokens']:,} tokens of the {info['split']} split" \
         if "tokens" in info else f"the {info['split']} split"

@@ -46,6 +46,7 @@ METRICS = {
     "perplexity": "token models: exp(loss)",
     "memorization": "near-copies of training examples (images: nearest neighbours; text: verbatim 50-character spans)",
     "c2st": "classifier two-sample test: held-out accuracy of a judge telling samples from real images (0.5 = cannot)",
+    "moses": "molecule models: MOSES's metrics (validity, uniqueness, novelty, FCD, SNN, Frag, Scaf, IntDiv, filters)",
     "music": "models of music: harmonization accuracy and music statistics vs Bach's (with nll: frame NLL)",
 }
 TOKEN_METRICS = {"loss": "loss_nats_per_token", "bpc": "bits_per_character", "perplexity": "perplexity"}
@@ -62,7 +63,8 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
         chosen = list(PROTOCOLS[protocol]["metrics"]) + (["nll"] if has_likelihood else [])
     else:
         chosen = [m.strip().lower() for m in text.split(",") if m.strip()]
-    fits = lambda m: m in ANY_MODALITY or (m in TOKEN_METRICS) == (modality == "tokens")  # noqa: E731
+    tokens_only = lambda m: m in TOKEN_METRICS or m == "moses"  # noqa: E731
+    fits = lambda m: m in ANY_MODALITY or tokens_only(m) == (modality == "tokens")  # noqa: E731
     mismatched = [m for m in chosen if m in METRICS and not fits(m)]
     if mismatched:
         raise ConfigError(f"--metrics {mismatched[0]}: not a metric for {modality} models "
@@ -79,7 +81,7 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
 def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "headline", num: int | None = None,
                  split: str = "test", seed: int = 0, batch_size: int = 250, nll_samples: int = 100,
                  nll_num: int | None = None, sample_options: dict[str, Any] | None = None,
-                 progress: bool = True, write: bool = True) -> dict[str, Any]:
+                 progress: bool = True, write: bool = True, condition: str | None = None) -> dict[str, Any]:
     """Sample from the run's model, compare with its data's `split`, write RUN/metrics.json, return it."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol: unknown protocol {protocol!r} (choose from: {', '.join(PROTOCOLS)})")
@@ -101,6 +103,12 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
                                 progress=progress, sample_options=sample_options)
         return finish(run, model, {"name": "music", "split": split, "seed": seed, "dataset": data.dataset}, result, write)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
+    if "moses" in chosen:
+        from noisecraft.evaluate.molecules import evaluate_molecule_run
+
+        info, result = evaluate_molecule_run(run, model, data, num=num or 10000, seed=seed, sample_options=sample_options,
+                                             condition=condition)
+        return finish(run, model, info, result, write)
     if model.modality == "tokens":
         return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write,
                                   num=num, seed=seed, sample_options=sample_options)

@@ -42,6 +42,7 @@ MEMORIZATION: dict[str, str] = {
     "image": "noisecraft.evaluate.memorization:image_memorization",
     "tokens": "noisecraft.evaluate.memorization:text_memorization",
     **{game: "noisecraft.evaluate.levels:level_memorization" for game in ("smb", "zelda", "level_folder")},
+    **{data: "noisecraft.evaluate.memorization:molecule_novelty" for data in ("moses", "smiles")},
 }
 
 
@@ -54,6 +55,12 @@ def memorization(samples: Any, data: DataConfig, *, model: Any = None, out_dir: 
                           f"(known: {', '.join(MEMORIZATION)})")
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)(samples, data, model=model, out_dir=out_dir, progress=progress)
+
+
+def molecule_novelty(samples: Any, data: DataConfig, **_: Any) -> dict[str, Any]:
+    """Molecules are copies when their canonical SMILES is a training molecule: MOSES's novelty says it."""
+    raise ConfigError("--metrics memorization: for molecules it is MOSES's novelty (the share of valid generated "
+                      "molecules not in the training set): use --metrics moses")
 
 
 # ---- images ------------------------------------------------------------------------------------------
