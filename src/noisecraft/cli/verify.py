@@ -52,7 +52,9 @@ def describe(found, checked_model: bool) -> str:
         return "\n".join(lines)
     if found.ai_generated is not None:
         lines.append(f"  generator: {found.generator or '?'}; {'AI-generated' if found.ai_generated else 'not declared AI-generated'} ({found.source_type})")
-    if found.model:
+    if found.model and "entries" in found.model:  # a bench suite's strip: one row per entry
+        lines += [f"  {e['entry']}: {e['family']}, weights sha256 {e['weights_sha256']}" for e in found.model["entries"]]
+    elif found.model:
         m = found.model
         lines.append(f"  model: {m.get('name', '')} {m.get('family', '?')}, weights sha256 {m.get('weights_sha256', '?')}"
                      + (", matches --model" if checked_model and found.ok else ""))
