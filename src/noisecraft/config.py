@@ -25,7 +25,7 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
-IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files")
+IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files", "max_image_pixels")
 TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride")
 TEXT_DATASETS = ("tinyshakespeare", "text")
 
@@ -42,6 +42,8 @@ class DataConfig(StrictModel):
     channels: Literal[1, 3] | None = Field(None, description="1 = grayscale, 3 = RGB; default: the data's own")
     labels: bool = Field(False, description="image_folder: class labels from sub-folder names")
     skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images with a warning")
+    max_image_pixels: int = Field(64_000_000, ge=1, description="image_folder: refuse a larger image (a decompression "
+                                  "bomb) from its header, before decoding it")
     text_path: Path | None = Field(None, description="a UTF-8 .txt file, or a folder of them (searched recursively)")
     tokenizer: Literal["char", "bpe"] = Field("char", description="text: characters, or byte-level BPE trained on the corpus")
     vocab_size: int = Field(512, ge=256, le=1 << 20, description="text: BPE vocabulary size (the 256 bytes + merges)")
