@@ -112,6 +112,19 @@ class TrainConfig(StrictModel):
     tensorboard: bool = True
 
 
+class EvaluateConfig(StrictModel):
+    """How `noisecraft evaluate` measures the run: the same names as its options."""
+
+    protocol: Literal["headline", "sweep"] = Field("headline", description="headline: 10k samples, Inception "
+                                                   "FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics")
+    metrics: str | None = Field(None, description="comma-separated metric names (default: the protocol's)")
+    num: int | None = Field(None, ge=2, description="generated samples (default: the protocol's)")
+    split: Literal["train", "test"] = Field("test", description="reference split of the run's data")
+    seed: int = Field(0, ge=0, description="sampling seed")
+    nll_samples: int = Field(100, ge=1, description="importance samples per example for likelihood bounds")
+    nll_num: int | None = Field(None, ge=1, description="likelihood on the first N examples of the split")
+
+
 class Recipe(StrictModel):
     """A whole recipe. `model` stays a plain dict here; the named family's config class validates it."""
 
@@ -120,7 +133,7 @@ class Recipe(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     model: dict[str, Any]
     train: TrainConfig = Field(default_factory=TrainConfig)
-    evaluate: dict[str, Any] = Field(default_factory=dict)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
 
 def builtin_recipes() -> dict[str, Path]:
