@@ -19,6 +19,7 @@ def serve(
     timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Per-request time limit in seconds (503 past it; sampling stops at its next step)."),
     max_queue: int = typer.Option(64, "--max-queue", min=1, help="Requests that may wait for the sampler (429 past it)."),
     max_body: int = typer.Option(1 << 20, "--max-body", min=1024, help="Largest request body in bytes (413 past it)."),
+    body_timeout: float = typer.Option(10.0, "--body-timeout", min=0.1, help="Seconds a request body may take to arrive (408 past it)."),
     studio_concurrency: int = typer.Option(2, "--studio-concurrency", min=1, help="Studio generations at once (more wait in its queue)."),
     batching: bool = typer.Option(True, "--batching/--no-batching", help="Serve requests for the same model and settings that arrive together in one sampling call."),
     studio: bool = typer.Option(True, "--studio/--no-studio", help="Serve the web studio at / (the API alone without it)."),
@@ -36,7 +37,8 @@ def serve(
         warnings.warn(f"--host {host}: reachable from other machines and no --token: anyone who can reach it can use it")
     service = Service(load_models(models, device=device), max_batch=max_batch, timeout=timeout, batching=batching,
                       max_queue=max_queue)
-    app = create_app(service, token=token, studio=studio, max_body=max_body, studio_concurrency=studio_concurrency)
+    app = create_app(service, token=token, studio=studio, max_body=max_body,
+                     body_timeout=body_timeout, studio_concurrency=studio_concurrency)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"serving {', '.join(service.models)} at http://{shown}:{port}/" + ("?token=YOUR_TOKEN" if token else "")
                + "  (API: /v1/models, /v1/generate; schema: /openapi.json)", err=True)

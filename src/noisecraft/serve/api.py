@@ -30,6 +30,7 @@ from noisecraft.serve.service import MAX_PROMPT, MAX_SEED, Generation, Generatio
 from noisecraft.utils.cancel import Cancelled
 
 RETRY_AFTER = 5  # seconds, in the Retry-After of 429 and 503 answers
+DISCONNECT_POLL = 0.25  # seconds between checks that a waiting client is still there
 
 
 class ModelInfo(BaseModel):
@@ -108,7 +109,7 @@ def _constraints(specs: list[OptionSpec]) -> dict[str, Any]:
 
 
 def create_app(service: Service, token: str | None = None, studio: bool = True, *, max_body: int = MAX_BODY,
-               studio_concurrency: int = 2) -> FastAPI:
+               body_timeout: float = 10.0, studio_concurrency: int = 2) -> FastAPI:
     """The whole server: routes, error answers, the studio at /, then the guards around all of it (body
     limits outermost, then the token)."""
     from noisecraft import __version__
@@ -129,7 +130,7 @@ def create_app(service: Service, token: str | None = None, studio: bool = True, 
         app = mount_studio(app, service, concurrency=studio_concurrency)
     if token is not None:
         app.add_middleware(TokenAuth, token=token)
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(BodyLimit, max_bytes=max_body, read_timeout=body_timeout)
     return app
 
 
@@ -180,23 +181,36 @@ def add_routes(app: FastAPI, service: Service) -> None:
                          422: {"model": ErrorResponse, "description": "a field or value the model does not take"},
                          429: {"model": ErrorResponse, "description": "the queue is full: retry after Retry-After seconds"},
                          503: {"model": ErrorResponse, "description": "past the per-request time limit"}})
-    async def generate(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]  (no "from __future__ import annotations" here: FastAPI reads this one)
+    async def generate(body: body_model, request: Request) -> Any:  # type: ignore[valid-type]  (no "from __future__ import annotations" here: FastAPI reads this one)
         fields = body.model_dump(exclude={"model", "num", "seed", "class_", "prompt"})
         condition = service.condition(body.model, class_=body.class_, prompt=body.prompt)
         job = service.submit(body.model, body.num, body.seed, condition, **fields)
-        return (await wait_for_job(service, job)).to_json()
+        generation = await wait_for_job(service, job, request)
+        if generation is None:  # nobody to answer
+            return JSONResponse({"detail": "client closed the request"}, status_code=499)
+        return generation.to_json()
 
 
-async def wait_for_job(service: Service, job: Job) -> Generation:
-    """Queue `job` and await it; past the time limit, or when the client goes, the job is abandoned: dropped
-    from the queue, or stopped at its sampler's next step."""
+async def wait_for_job(service: Service, job: Job, request: Request) -> Generation | None:
+    """Queue `job` and await it. Past the time limit, or when the client goes, the job is abandoned: dropped
+    from the queue, or stopped at its sampler's next step. None: the client went away."""
     future = asyncio.wrap_future(service.batcher.submit(job))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + service.timeout
     try:
-        result = await asyncio.wait_for(future, service.timeout)
-    except (asyncio.TimeoutError, Cancelled):
-        job.abandon()
+        while not future.done():
+            await asyncio.wait({future}, timeout=min(DISCONNECT_POLL, max(0.0, deadline - loop.time())))
+            if future.done():
+                break
+            if loop.time() >= deadline:
+                raise service.timed_out()
+            if await request.is_disconnected():
+                return None
+        result = future.result()
+    except Cancelled:
         raise service.timed_out() from None
-    except asyncio.CancelledError:  # the client disconnected
-        job.abandon()
-        raise
+    finally:
+        if not future.done():
+            job.abandon()
+            future.cancel()  # what the sampling thread still sets on it is dropped, not logged as never retrieved
     return await asyncio.to_thread(service.finish, job, result)

@@ -72,11 +72,23 @@ class Batcher:
             if self.closed:
                 job.future.cancel()
                 return job.future
+            self._drop_unwanted()
             if len(self.queue) >= self.max_queue:
                 raise QueueFull(f"the server's queue is full ({self.max_queue} requests waiting): try again shortly")
             self.queue.append(job)
             self.ready.notify()
         return job.future
+
+    def depth(self) -> int:
+        """Requests waiting (those given up are dropped first)."""
+        with self.ready:
+            self._drop_unwanted()
+            return len(self.queue)
+
+    def _drop_unwanted(self) -> None:
+        for job in [job for job in self.queue if not job.wanted]:
+            self.queue.remove(job)
+            job.future.cancel()
 
     def close(self, timeout: float = 60.0) -> None:
         """Cancel what is queued, let the call under way finish, stop the thread (a thread still inside torch

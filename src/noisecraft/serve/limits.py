@@ -1,4 +1,4 @@
-"""Request bodies within bounds: at most `max_bytes` (413), each piece arriving within `read_timeout` seconds
+"""Request bodies within bounds: at most `max_bytes` (413), the whole body within `read_timeout` seconds
 (408), before any route reads them. A body is checked as it streams in, so a client that lies in
 Content-Length or sends no length at all is stopped too, and a slow trickle cannot hold a connection.
 """
@@ -25,20 +25,24 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             error = self.too_large() if length.isdigit() else BodyError(400, "Content-Length: not a number")
             return await self.answer(error, scope, receive, send)
+        if length in (None, b"0") and b"chunked" not in headers.get(b"transfer-encoding", b"").lower():
+            return await self.app(scope, receive, send)  # no body: nothing to limit
         received, complete = 0, False
+        deadline = asyncio.get_running_loop().time() + self.read_timeout
 
         async def limited() -> Message:
             nonlocal received, complete
             if complete:  # afterwards the app only listens for a disconnect: no time limit on that
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
             except asyncio.TimeoutError:
-                raise BodyError(408, f"request body: nothing received for {self.read_timeout:g} s") from None
+                raise BodyError(408, f"request body: not complete after {self.read_timeout:g} s") from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 complete = not message.get("more_body", False)

@@ -120,7 +120,7 @@ class Service:
 
     @property
     def queue_depth(self) -> int:
-        return len(self.batcher.queue)
+        return self.batcher.depth()
 
     def timed_out(self) -> GenerationTimeout:
         return GenerationTimeout(f"generation took longer than the server's limit of {self.timeout:g} s")
