@@ -22,7 +22,10 @@ def generate(
     stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop before this string (repeatable); \\n means a newline."),
     num: int = typer.Option(1, "--num", "-n", min=1, help="How many continuations."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same text."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file (level models: a folder)."),
+    width: Optional[int] = typer.Option(None, "--width", min=2, help="Level models: columns per level (default: 150 Mario columns, a Zelda room)."),
+    playable: bool = typer.Option(False, "--playable", help="Level models: redraw each level until the game's agent can play it."),
+    max_tries: int = typer.Option(100, "--max-tries", min=1, help="Level models with --playable: draws per level at most."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
 ) -> None:
     """Continue a prompt with a token model, streaming the text to the terminal as it is generated."""
@@ -30,6 +33,14 @@ def generate(
     from noisecraft.sampling import generate_text, write_texts
 
     model = noisecraft.load(path, device=device)
+    if model.spec.level is not None:  # game levels: files and pictures (cli/levels.py)
+        from noisecraft.cli.levels import generate_level_files
+
+        if prompt:
+            raise ConfigError(f"generate: {path} holds a model of game levels: it takes no prompt (levels are drawn whole)")
+        return generate_level_files(model, num=num, width=width, seed=seed, out=out, playable=playable,
+                                    max_tries=max_tries, options={"max_tokens": max_tokens, "temperature": temperature,
+                                    "top_k": top_k, "top_p": top_p, "repetition_penalty": repetition_penalty})
     if model.modality != "tokens":
         raise ConfigError(f"generate: {path} holds a {model.family} model of images; use `noisecraft sample`")
     prompt = unescape(prompt)

@@ -27,6 +27,8 @@ class DataSpec(BaseModel):
     vocab_size: int | None = None
     tokenizer: dict[str, Any] | None = None  # `Tokenizer.to_dict()`: saved with the model, plain JSON
     start_tokens: list[int] | None = None  # what an unprompted sample starts from
+    # game levels only (image or token encoding): game, tiles, window, padding; see data/levels/dataset.py
+    level: dict[str, Any] | None = None
 
 
 class ImageDataset(Dataset):

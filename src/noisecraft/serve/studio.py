@@ -124,8 +124,9 @@ def pick_handler(service: Service, controls: dict[str, Any]) -> Callable[[str], 
             if spec is not None and key == "sampler":
                 update["choices"] = spec.get("enum") or [initial(key, spec)]
             updates.append(gr.update(**update))
-        updates.append(gr.update(visible=m.modality == "image"))
-        updates.append(gr.update(visible=m.modality == "tokens"))
+        level = m.spec.level is not None  # game levels: drawings with the agent's path, whatever the family
+        updates.append(gr.update(visible=m.modality == "image" or level))
+        updates.append(gr.update(visible=m.modality == "tokens" and not level))
         return updates
 
     return pick
