@@ -60,6 +60,15 @@ class Writer:
         return lost
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """A tiny model: one torch thread is fastest, and on a busy machine far faster than two spinning."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def contents(last: Path) -> dict[str, object]:
     """Everything a checkpoint holds, loaded as resume loads it (safetensors, weights_only pickles, JSON)."""
     out: dict[str, object] = {}
