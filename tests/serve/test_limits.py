@@ -154,6 +154,14 @@ def family(name: str):
     from noisecraft.text.tokenizers import CharTokenizer
 
     image = DataSpec(shape=(1, 8, 8))
+    if name.startswith("arcnn-"):
+        from noisecraft.data.music import SATB
+        from noisecraft.data.music_data import roll_layout
+        from noisecraft.models.arcnn import ARCNN, ARCNNConfig
+
+        spec = DataSpec(shape=(4, 8, 12), layout=roll_layout(tuple(SATB), 4, 36))
+        objective = {"flip": "flip", "gibbs": "orderless"}[name[6:]]
+        return ARCNN(ARCNNConfig(objective=objective, channels=4, depth=2), spec), {"sampler": name[6:]}
     if name.startswith("diffusion-"):
         return DiffusionModel(DiffusionConfig(channels=[8], attention=[], steps=6), image), {"sampler": name[10:]}
     if name in ("transformer", "lstm"):
@@ -172,7 +180,8 @@ def family(name: str):
     }[name](), {}
 
 
-STEPPED = ["diffusion-ddpm", "diffusion-ddim", "diffusion-heun", "diffusion-dpmpp-2m", "transformer", "lstm", "pixelcnn", "flow"]
+STEPPED = ["diffusion-ddpm", "diffusion-ddim", "diffusion-heun", "diffusion-dpmpp-2m", "transformer", "lstm", "pixelcnn", "flow",
+           "arcnn-flip", "arcnn-gibbs"]
 ONE_PASS = ["vae", "gan", "vqvae"]  # one network pass: the check before it is their cancellation point
 
 

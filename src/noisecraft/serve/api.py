@@ -3,6 +3,8 @@
     GET  /v1/models    every served model: name, family, modality, what it takes and its limits
     POST /v1/generate  {"model": NAME, "num": N, "seed": S, ...options} -> {"seed": S, "images": [base64 PNG]}
                        (or "texts" for token models)
+    POST /v1/music     models of music: {"model", "melody": base64 MIDI/MusicXML} -> MIDI, MusicXML, PNG, WAV
+                       (serve/music_api.py)
     GET  /healthz      {"status": "ok", "queue": N, "uptime_s": S} (open without the token)
 
 Errors are JSON `{"detail": ...}`: 400 for a body that is not UTF-8 JSON, 401 without the token, 404 for an
@@ -124,6 +126,9 @@ def create_app(service: Service, token: str | None = None, studio: bool = True, 
     app = FastAPI(title="noisecraft", version=__version__, summary="Generate with trained noisecraft models.", lifespan=lifespan)
     add_error_answers(app, service)
     add_routes(app, service)
+    from noisecraft.serve.music_api import add_music_routes
+
+    add_music_routes(app, service)  # POST /v1/music: harmonize a base64 melody, or compose
     if studio:
         from noisecraft.serve.studio import mount_studio
 

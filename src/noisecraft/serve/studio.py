@@ -68,6 +68,9 @@ def build_studio(service: Service, outputs: OutputFolder, concurrency: int = 2) 
                   history_state],
                  [shown["gallery"], shown["texts"], shown["files"], shown["settings"], history_state, history],
                  concurrency_limit=concurrency, api_visibility="private")
+        from noisecraft.serve.music_studio import add_music_panel
+
+        add_music_panel(service, outputs.root)  # models of music: upload a melody, see and hear the result
     return studio
 
 

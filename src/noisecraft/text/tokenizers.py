@@ -1,7 +1,9 @@
 """Tokenizers: text <-> token ids, saved with the model as plain JSON (no code, no pickles).
 
 - `char`: one token per character of the corpus (sorted), nanoGPT's shakespeare_char vocabulary;
-- `bpe`: byte-level BPE trained on the corpus with Hugging Face `tokenizers` (any text encodes).
+- `bpe`: byte-level BPE trained on the corpus with Hugging Face `tokenizers` (any text encodes);
+- `words`: a fixed vocabulary of whitespace-separated words (event streams such as music; the data
+  loader that made it describes them in `meta`, which no model reads).
 
 A model never sees text: its data spec carries `tokenizer.to_dict()`, and `tokenizer_from_dict` rebuilds it
 to encode prompts and decode samples.
@@ -17,7 +19,7 @@ import numpy as np
 
 from noisecraft.errors import ConfigError, DataError
 
-TOKENIZERS = ("char", "bpe")
+TOKENIZERS = ("char", "bpe")  # trained on a corpus; "words" (a fixed list) is made by the data that uses it
 
 
 class Tokenizer(Protocol):
@@ -117,6 +119,37 @@ class BPETokenizer:
         return {"type": "bpe", "tokenizer": json.loads(self.tokenizer.to_str())}
 
 
+class WordTokenizer:
+    """A fixed list of words; text is words separated by whitespace, and an unknown word is an error."""
+
+    kind = "words"
+
+    def __init__(self, words: Sequence[str], meta: dict[str, Any] | None = None) -> None:
+        if len(set(words)) != len(words) or any(not w or w.split() != [w] for w in words):
+            raise ValueError("a word vocabulary is a list of distinct words without whitespace")
+        self.words, self.meta = list(words), dict(meta or {})
+        self._index = {w: i for i, w in enumerate(self.words)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self._index[w] for w in text.split()]
+        except KeyError as e:
+            raise ConfigError(f"text has a word the vocabulary lacks: {e.args[0]!r}") from None
+
+    def encode_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.int64)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.words[int(i)] + " " for i in ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "words", "words": self.words, "meta": self.meta}
+
+
 def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 512) -> Tokenizer:
     if kind == "char":
         return CharTokenizer.train(texts)
@@ -136,8 +169,13 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
             return BPETokenizer(HFTokenizer.from_str(json.dumps(data["tokenizer"])))
         except Exception as e:  # tokenizers raises its own exception type for a malformed file
             raise DataError(f"cannot read the saved BPE tokenizer: {e}") from None
+    if kind == "words":
+        try:
+            return WordTokenizer(data["words"], data.get("meta"))
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"cannot read the saved word tokenizer: {e}") from None
     if kind == "columns":  # tile grids, one token per column (game levels)
         from noisecraft.text.columns import ColumnTokenizer
 
         return ColumnTokenizer(data["columns"])
-    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, columns)")
+    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words, columns)")

@@ -12,6 +12,9 @@ import contextlib
 import contextvars
 import time
 from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 Check = Callable[[], "str | None"]  # a reason to stop, or None to go on
 
@@ -43,3 +46,9 @@ def deadline(seconds: float) -> Check:
     """A check that fires `seconds` from now."""
     end = time.monotonic() + seconds
     return lambda: f"past the time limit of {seconds:g} s" if time.monotonic() > end else None
+
+
+def run_within(seconds: float, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)`, cancelled at its next cancellation point once `seconds` have passed (for a worker thread)."""
+    with cancel_when(deadline(seconds)):
+        return fn(*args)

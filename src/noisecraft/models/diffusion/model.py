@@ -23,7 +23,6 @@ from pydantic import Field, field_validator, model_validator
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
-from noisecraft.models.conditioning import class_labels
 from noisecraft.models.diffusion.samplers import SAMPLERS, karras_sigmas, sampler_name, unknown_sampler
 from noisecraft.models.diffusion.schedules import alphas_cumprod, sigmas_of
 from noisecraft.models.noise import randn
@@ -91,12 +90,9 @@ class DiffusionModel(GenerativeModel):
         super().__init__(config, spec)
         if spec.modality != "image" or len(spec.shape) != 3:
             raise ConfigError(f"model.family diffusion: needs images (C, H, W), the data gives {spec.modality} {spec.shape}")
-        if config.conditional and not spec.num_classes:
-            raise ConfigError("model.conditional: the data has no labels (image_folder needs data.labels: true)")
         c, h, w = spec.shape
-        self.num_classes = spec.num_classes if config.conditional else 0
         self.unet = UNet(c, min(h, w), config.channels, config.res_blocks, config.attention, config.heads,
-                         config.dropout, num_classes=self.num_classes)
+                         config.dropout, num_classes=self.init_conditioning(config.conditional) or 0)
         if config.objective != "edm":
             alpha_bar = alphas_cumprod(config.schedule, config.timesteps)
             # derived from the config, so not saved with the weights
@@ -155,11 +151,9 @@ class DiffusionModel(GenerativeModel):
         return StepOutput(per_example.mean())
 
     def _training_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        if not self.num_classes:
+        labels = self.require_labels(batch.get("y"))
+        if labels is None:
             return None
-        if "y" not in batch:
-            raise ConfigError("model.conditional: the batches carry no labels")
-        labels = batch["y"]
         drop = torch.rand(labels.shape, device=labels.device) < self.config.label_dropout
         return torch.where(drop, torch.full_like(labels, self.num_classes), labels)
 
@@ -182,10 +176,6 @@ class DiffusionModel(GenerativeModel):
         if not self.num_classes:
             del options["guidance"]  # nothing to guide towards
         return options
-
-    def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
-        """Class labels from a condition: None (classes 0, 1, 2, ... in turn), an index, a class name, or n labels."""
-        return class_labels(condition, n, self.num_classes, self.spec.class_names)
 
     def guided_denoiser(self, labels: torch.Tensor | None, guidance: float):
         """D(x, sigma) with classifier-free guidance; both predictions come from one batched call."""
@@ -213,7 +203,6 @@ class DiffusionModel(GenerativeModel):
             raise ConfigError("--guidance: this model is unconditional, there is nothing to guide towards")
         guidance = cfg.guidance if guidance is None else guidance
         labels = self.labels_for(condition, n)
-        labels = labels.to(self.device) if labels is not None else None
         sigmas = self.sigmas(steps).to(self.device)
         x = randn((n, *self.spec.shape), generator).to(self.device) * sigmas[0]
         x = SAMPLERS[sampler](self.guided_denoiser(labels, guidance), x, sigmas, generator, eta=eta)
