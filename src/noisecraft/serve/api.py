@@ -69,6 +69,18 @@ class ErrorResponse(BaseModel):
                                                        "errors of the body's shape or types")
 
 
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "a body that cannot be read (not UTF-8 JSON)"},
+    401: {"model": ErrorResponse, "description": "missing or wrong token"},
+    404: {"model": ErrorResponse, "description": "unknown model"},
+    408: {"model": ErrorResponse, "description": "a body that did not arrive within the server's limit"},
+    413: {"model": ErrorResponse, "description": "a body over the server's size limit"},
+    422: {"model": ErrorResponse, "description": "a field or value the model does not take"},
+    429: {"model": ErrorResponse, "description": "the queue is full: retry after Retry-After seconds"},
+    503: {"model": ErrorResponse, "description": "past the per-request time limit"},
+}
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     queue: int = Field(description="requests waiting for the sampling thread")
@@ -179,13 +191,7 @@ def add_routes(app: FastAPI, service: Service) -> None:
         return {"models": service.describe()}
 
     @app.post("/v1/generate", response_model=GenerateResponse, response_model_exclude_none=True, tags=["generate"],
-              responses={400: {"model": ErrorResponse, "description": "a body that cannot be read (not UTF-8 JSON)"},
-                         401: {"model": ErrorResponse, "description": "missing or wrong token"},
-                         404: {"model": ErrorResponse, "description": "unknown model"},
-                         413: {"model": ErrorResponse, "description": "a body over the server's size limit"},
-                         422: {"model": ErrorResponse, "description": "a field or value the model does not take"},
-                         429: {"model": ErrorResponse, "description": "the queue is full: retry after Retry-After seconds"},
-                         503: {"model": ErrorResponse, "description": "past the per-request time limit"}})
+              responses=ERROR_RESPONSES)
     async def generate(body: body_model, request: Request) -> Any:  # type: ignore[valid-type]  (no "from __future__ import annotations" here: FastAPI reads this one)
         fields = body.model_dump(exclude={"model", "num", "seed", "class_", "prompt"})
         condition = service.condition(body.model, class_=body.class_, prompt=body.prompt)

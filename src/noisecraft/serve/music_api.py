@@ -52,7 +52,9 @@ class MusicResponse(BaseModel):
 
 
 def add_music_routes(app: FastAPI, service: Service) -> None:
-    @app.post("/v1/music", response_model=MusicResponse, tags=["generate"])
+    from noisecraft.serve.api import ERROR_RESPONSES
+
+    @app.post("/v1/music", response_model=MusicResponse, tags=["generate"], responses=ERROR_RESPONSES)
     async def music(body: MusicRequest) -> dict[str, Any]:
         work = asyncio.to_thread(run_within, service.timeout, make_music, service, body)  # stops at a sampler step
         try:
