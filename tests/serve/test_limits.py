@@ -233,12 +233,16 @@ def test_studio_outputs_go_after_their_ttl_and_past_the_size_cap(tmp_path):
     assert not folder.root.exists()
 
 
-def test_the_studio_runs_a_bounded_number_of_generations_at_once(served):
+def test_the_studio_runs_a_bounded_number_of_generations_at_once_and_cleans_up(served):
     app = create_app(make_service(served), studio_concurrency=3)
     blocks = next(r.app.blocks for r in app.routes if hasattr(getattr(r, "app", None), "blocks"))
     generate = [fn for fn in blocks.fns.values() if fn.name == "run"]
     assert len(generate) == 1 and generate[0].concurrency_limit == 3
     assert blocks._queue.max_size == 4 * 3 + 8
+    outputs = app.state.studio_outputs.root
+    with TestClient(app):
+        assert outputs.is_dir()
+    assert not outputs.exists()  # removed at shutdown
 
 
 # --- the token at start-up --------------------------------------------------------------------------------

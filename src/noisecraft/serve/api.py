@@ -16,6 +16,7 @@ a request (naming the field and value), 429 when the queue is full and 503 past 
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -28,6 +29,7 @@ from noisecraft.models.options import OptionSpec
 from noisecraft.serve.auth import TokenAuth, check_token
 from noisecraft.serve.batcher import Job, QueueFull
 from noisecraft.serve.limits import MAX_BODY, BodyLimit
+from noisecraft.serve.outputs import OutputFolder
 from noisecraft.serve.service import MAX_PROMPT, MAX_SEED, Generation, GenerationTimeout, Service, UnknownModel
 from noisecraft.utils.cancel import Cancelled
 
@@ -129,11 +131,13 @@ def create_app(service: Service, token: str | None = None, studio: bool = True, 
     from noisecraft import __version__
 
     check_token(token)
+    closing: list[Callable[[], None]] = [service.close]  # at shutdown, in this order
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        await asyncio.to_thread(service.close)
+        for close in closing:
+            await asyncio.to_thread(close)
 
     app = FastAPI(title="noisecraft", version=__version__, summary="Generate with trained noisecraft models.", lifespan=lifespan)
     add_error_answers(app, service)
@@ -144,7 +148,9 @@ def create_app(service: Service, token: str | None = None, studio: bool = True, 
     if studio:
         from noisecraft.serve.studio import mount_studio
 
-        app = mount_studio(app, service, concurrency=studio_concurrency)
+        app.state.studio_outputs = outputs = OutputFolder()
+        closing.append(outputs.remove)
+        app = mount_studio(app, service, outputs, concurrency=studio_concurrency)
     if token is not None:
         app.add_middleware(TokenAuth, token=token)
     app.add_middleware(BodyLimit, max_bytes=max_body, read_timeout=body_timeout)

@@ -34,13 +34,11 @@ UNSET = {"sampler": "default", "steps": 20, "guidance": 1.0, "eta": 0.0, "temper
          "top_k": 0, "top_p": 1.0}
 
 
-def mount_studio(app: FastAPI, service: Service, concurrency: int = 2, outputs: OutputFolder | None = None) -> FastAPI:
+def mount_studio(app: FastAPI, service: Service, outputs: OutputFolder, concurrency: int = 2) -> FastAPI:
     """The studio at / of `app`: at most `concurrency` generations at once and a bounded queue behind them;
-    its download folder is pruned as it goes and removed at shutdown."""
-    outputs = outputs or OutputFolder()
+    its downloads go to `outputs` (pruned as it goes; the app removes it at shutdown)."""
     blocks = build_studio(service, outputs, concurrency)
     blocks.queue(max_size=4 * concurrency + 8, default_concurrency_limit=concurrency)
-    app.router.add_event_handler("shutdown", outputs.remove)
     return gr.mount_gradio_app(app, blocks, path="", ssr_mode=False, footer_links=["api"], allowed_paths=[str(outputs.root)])
 
 
