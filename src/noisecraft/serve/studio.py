@@ -42,7 +42,9 @@ def mount_studio(app: FastAPI, service: Service, outputs: OutputFolder, concurre
     return gr.mount_gradio_app(app, blocks, path="", ssr_mode=False, footer_links=["api"], allowed_paths=[str(outputs.root)])
 
 
-def build_studio(service: Service, outputs: OutputFolder, concurrency: int = 2) -> gr.Blocks:
+def build_studio(service: Service, outputs: OutputFolder | None = None, concurrency: int = 2) -> gr.Blocks:
+    """The studio's page (`outputs`: where its downloads go; a new folder by default, the caller's to remove)."""
+    outputs = outputs or OutputFolder()
     names = list(service.models)
     with gr.Blocks(title="noisecraft studio", analytics_enabled=False) as studio:
         gr.Markdown("## noisecraft studio\nGenerate with trained models. Every image keeps the settings that "
