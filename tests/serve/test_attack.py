@@ -98,8 +98,9 @@ def schema_fuzz(url: str, count: int) -> Counter:
         left = count - sum(statuses.values())
         if left <= 0:
             break
+        posts = sum(o.method.upper() == "POST" for o in operations)
         for operation, mode in plan:
-            share = 0.6 if mode == "negative" else 0.3 if operation.method.upper() == "POST" else 0.05
+            share = (0.6 if mode == "negative" else 0.3) / posts if operation.method.upper() == "POST" else 0.05
 
             @seed(round_)
             @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
