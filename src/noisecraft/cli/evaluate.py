@@ -1,4 +1,4 @@
-"""`noisecraft evaluate RUN_DIR --metrics fid,kid,pr,nll [--num 10000] [--split test]` -> RUN_DIR/metrics.json."""
+"""`noisecraft evaluate RUN_DIR --metrics fid,kid,pr,nll,memorization,c2st [--num 10000] [--split test]` -> RUN_DIR/metrics.json."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.table import Table
 
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder (its config.yaml names the reference data)."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three); level models: levels, memorization (default: levels); models of music: nll, music (default: both)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, memorization, c2st (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three), memorization; level models: levels, memorization (default: levels); models of music: nll, music (default: both)."),
     protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
     num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
     split: str = typer.Option("test", "--split", help="Reference split of the run's data."),
@@ -25,13 +25,15 @@ def evaluate(
     guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Classifier-free guidance weight."),
     eta: Optional[float] = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM noise."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    condition: Optional[str] = typer.Option(None, "--condition", help="--metrics moses: sample conditioned on properties, e.g. qed=0.9."),
 ) -> None:
     """Measure a trained model: sample quality against the data's test split, and likelihood."""
     from noisecraft.evaluate.evaluator import evaluate_run
 
     options = {"temperature": temperature, "sampler": sampler, "steps": steps, "guidance": guidance, "eta": eta}
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
-                          nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet)
+                          nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet,
+                          condition=condition)
     info = result["protocol"]
     size = f"{info['num_samples']} samples" if "num_samples" in info else f"{info['tokens']:,} tokens of the {info['split']} split" \
         if "tokens" in info else f"the {info['split']} split"

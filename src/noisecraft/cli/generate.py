@@ -27,6 +27,7 @@ def generate(
     playable: bool = typer.Option(False, "--playable", help="Level models: redraw each level until the game's agent can play it."),
     max_tries: int = typer.Option(100, "--max-tries", min=1, help="Level models with --playable: draws per level at most."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
+    condition: Optional[str] = typer.Option(None, "--condition", help="Molecule models: properties to aim for, e.g. qed=0.9 (the model must be trained with data.properties)."),
     melody: Optional[Path] = typer.Option(None, "--melody", help="Music: harmonize this melody (.mid / .musicxml), kept note for note as the soprano."),
     inpaint: Optional[Path] = typer.Option(None, "--inpaint", help="Music: redraw --voices and/or --bars of this piece, keep the rest."),
     voices: Optional[str] = typer.Option(None, "--voices", help="Music, with --inpaint: voices to redraw, e.g. alto,tenor (or 2,3)."),
@@ -61,6 +62,15 @@ def generate(
         generate_music(model, melody=melody, inpaint=inpaint, prompt_file=prompt_file, voices=voices, bars=bars,
                        num=num, seed=seed, out=out, formats=formats, options=options)
         return
+    from noisecraft.molecule_sampling import is_molecule_model
+
+    if is_molecule_model(model):
+        from noisecraft.cli.molecules import generate_molecules_cli
+
+        return generate_molecules_cli(model, num=num, seed=seed, out=out, condition=condition,
+                                      max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
+    if condition is not None:
+        raise ConfigError(f"--condition: only for molecule models; {path} holds a {model.family} model of text")
     if model.modality != "tokens":
         raise ConfigError(f"generate: {path} holds a {model.family} model of images; use `noisecraft sample`")
     prompt = unescape(prompt)

@@ -22,6 +22,7 @@ import torch
 from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.conditioning import class_labels
+from noisecraft.molecule_sampling import is_molecule_model, smiles_of
 from noisecraft.serve.batcher import Batcher, Job
 from noisecraft.utils.cancel import Cancelled
 
@@ -151,6 +152,8 @@ class Service:
                                   f"(it takes: {', '.join(m.sample_options) or 'no options'})")
             options[name] = m.option_spec(name).check(name, value)
         self._check_condition(served, num, condition)
+        if is_molecule_model(m) and "stop" in m.sample_options:
+            options.setdefault("stop", ["\n"])  # one molecule a sample
         return Job(served.name, m, num, seed, condition, options, deadline=time.monotonic() + self.timeout)
 
     def condition(self, model: str, class_: Any = None, prompt: str | None = None) -> Any:
@@ -204,22 +207,26 @@ class Service:
 
     def finish(self, job: Job, result: torch.Tensor | list[str]) -> Generation:
         from noisecraft import __version__
-        from noisecraft.utils.images import png_bytes
+        from noisecraft.models.provenance import image_claims
+        from noisecraft.utils.images import indexed, png_bytes
 
         served = self.models[job.model_name]
         settings: dict[str, Any] = {"model": served.name, "family": served.model.family, "num": job.num,
                                     "seed": job.seed, **({} if job.condition is None else {served.model.condition_kind: job.condition}),
                                     **job.options, "noisecraft": __version__, "command": reproduce_command(served, job)}
+        claims = image_claims(served.model, settings, name=served.name)  # signed content credentials, beside the chunk
         if served.model.spec.level is not None:  # game levels: each level's text, and its drawing with the agent's path
             from noisecraft.models.levels import level_png
 
             settings["playable"] = [level.playable for level in result]
-            images = [level_png(level, served.model, {"noisecraft": json.dumps({**settings, "index": i})})
+            images = [level_png(level, served.model, {"noisecraft": json.dumps({**settings, "index": i})}, indexed(claims, i))
                       for i, level in enumerate(result)]
             return Generation(served.name, job.seed, settings, images=images, texts=[level.text for level in result])
         if isinstance(result, list):
+            if is_molecule_model(served.model):  # SMILES, as `noisecraft generate` writes them
+                result = [smiles_of(text) for text in result]
             return Generation(served.name, job.seed, settings, texts=result)
-        images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)})
+        images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)}, indexed(claims, i))
                   for i, image in enumerate(result)]
         return Generation(served.name, job.seed, settings, images=images)
 

@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
 from noisecraft.errors import NoisecraftError  # noqa: E402
+from noisecraft.molecule_sampling import is_molecule_model  # noqa: E402
 from noisecraft.serve.batcher import QueueFull  # noqa: E402
 from noisecraft.serve.outputs import OutputFolder  # noqa: E402
 from noisecraft.serve.service import Generation, ServedModel, Service  # noqa: E402
@@ -128,7 +129,8 @@ def pick_handler(service: Service, controls: dict[str, Any]) -> Callable[[str], 
                 update["choices"] = spec.get("enum") or [initial(key, spec)]
             updates.append(gr.update(**update))
         level = m.spec.level is not None  # game levels: drawings with the agent's path, whatever the family
-        updates.append(gr.update(visible=m.modality == "image" or level))
+        drawn = level or is_molecule_model(m)  # molecules: RDKit drawings beside their SMILES
+        updates.append(gr.update(visible=m.modality == "image" or drawn))
         updates.append(gr.update(visible=m.modality == "tokens" and not level))
         return updates
 
@@ -152,7 +154,7 @@ def run_handler(service: Service, outputs: OutputFolder, control_names: list[str
             result = service.run(name, int(num_value), int(seed_value or 0), condition, **options)
         except (NoisecraftError, QueueFull) as e:
             raise gr.Error(str(e).removeprefix("--")) from None
-        gallery_value, text_value, paths = save_outputs(outputs, result, name, prompt_value)
+        gallery_value, text_value, paths = save_outputs(outputs, result, served, prompt_value)
         row = [time.strftime("%H:%M:%S"), name, result.seed, int(num_value), json.dumps(result.settings, ensure_ascii=False)]
         past = [row, *past]
         return gallery_value, text_value, [str(p) for p in paths], result.settings, past, past
@@ -174,15 +176,23 @@ def chosen_options(served: ServedModel, values: dict[str, Any], more: str | None
     return options
 
 
-def save_outputs(outputs: OutputFolder, result: Generation, name: str, prompt: str | None) -> tuple[list, str, list[Path]]:
-    """The files the page shows and offers for download: PNGs, or the texts in one .txt."""
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}-{name}-seed{result.seed}"
+def save_outputs(outputs: OutputFolder, result: Generation, served: ServedModel,
+                 prompt: str | None) -> tuple[list, str, list[Path]]:
+    """The files the page shows and offers for download: PNGs, or the texts in one .txt (molecules: their
+    drawings and properties too)."""
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}-{served.name}-seed{result.seed}"
     if result.images is not None:
         paths = [outputs.write(f"{stem}-{i:02d}.png", png) for i, png in enumerate(result.images)]
         return [(str(p), f"seed {result.seed} #{i}") for i, p in enumerate(paths)], "", paths
     shown = [f"--- sample {i + 1} (seed {result.seed + i}) ---\n{prompt or ''}{t}" for i, t in enumerate(result.texts)]
     text = "\n".join(shown)
-    return [], text, [outputs.write(f"{stem}.txt", (text + "\n").encode("utf-8"))]
+    paths = [outputs.write(f"{stem}.txt", (text + "\n").encode("utf-8"))]
+    if not is_molecule_model(served.model):
+        return [], text, paths
+    from noisecraft.evaluate.molecules import molecule_cards
+
+    cards = molecule_cards(result.texts, outputs.root / stem)
+    return [(path, caption) for path, caption in cards if path is not None], "\n".join(c for _, c in cards), paths
 
 
 def initial(key: str, spec: dict[str, Any] | None) -> Any:
