@@ -30,6 +30,7 @@ from noisecraft.serve.auth import TokenAuth, check_token
 from noisecraft.serve.batcher import Job, QueueFull
 from noisecraft.serve.limits import MAX_BODY, BodyLimit
 from noisecraft.serve.outputs import OutputFolder
+from noisecraft.serve.responses import ERROR_RESPONSES
 from noisecraft.serve.service import MAX_PROMPT, MAX_SEED, Generation, GenerationTimeout, Service, UnknownModel
 from noisecraft.utils.cancel import Cancelled
 
@@ -58,29 +59,6 @@ class GenerateResponse(BaseModel):
     settings: dict[str, Any] = Field(description="everything that made these samples, and the CLI line that remakes them")
     images: list[str] | None = Field(None, description="base64 PNGs (each carries its settings in an iTXt chunk)")
     texts: list[str] | None = Field(None, description="continuations of the prompt (without it)")
-
-
-class FieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ErrorResponse(BaseModel):
-    detail: str | list[FieldError] = Field(description="what is wrong, naming the field and value; a list for "
-                                                       "errors of the body's shape or types")
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "a body that cannot be read (not UTF-8 JSON)"},
-    401: {"model": ErrorResponse, "description": "missing or wrong token"},
-    404: {"model": ErrorResponse, "description": "unknown model"},
-    408: {"model": ErrorResponse, "description": "a body that did not arrive within the server's limit"},
-    413: {"model": ErrorResponse, "description": "a body over the server's size limit"},
-    422: {"model": ErrorResponse, "description": "a field or value the model does not take"},
-    429: {"model": ErrorResponse, "description": "the queue is full: retry after Retry-After seconds"},
-    503: {"model": ErrorResponse, "description": "past the per-request time limit"},
-}
 
 
 class Health(BaseModel):

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from noisecraft.errors import ConfigError, DataError
+from noisecraft.serve.responses import ERROR_RESPONSES
 from noisecraft.serve.service import MAX_SEED, GenerationTimeout, Service
 from noisecraft.utils.cancel import Cancelled, run_within
 
@@ -52,8 +53,6 @@ class MusicResponse(BaseModel):
 
 
 def add_music_routes(app: FastAPI, service: Service) -> None:
-    from noisecraft.serve.api import ERROR_RESPONSES
-
     @app.post("/v1/music", response_model=MusicResponse, tags=["generate"], responses=ERROR_RESPONSES)
     async def music(body: MusicRequest) -> dict[str, Any]:
         work = asyncio.to_thread(run_within, service.timeout, make_music, service, body)  # stops at a sampler step
