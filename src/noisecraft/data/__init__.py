@@ -68,6 +68,7 @@ def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
             skip_bad_files=cfg.skip_bad_files,
             test_fraction=cfg.test_fraction,
             limit=cfg.limit,
+            max_pixels=cfg.max_image_pixels,
         )
     if cfg.dataset == "mnist":
         data = load_mnist(split, source=cfg.source, cache_dir=cfg.cache_dir)
