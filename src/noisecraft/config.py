@@ -25,7 +25,7 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
-IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files")
+IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files", "captions", "caption_tokens")
 TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride")
 TEXT_DATASETS = ("tinyshakespeare", "text")
 
@@ -33,7 +33,7 @@ TEXT_DATASETS = ("tinyshakespeare", "text")
 class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
-    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text"] | None = Field(
+    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "shapes"] | None = Field(
         None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
         "when image_folder / text_path is set"
     )
@@ -41,7 +41,9 @@ class DataConfig(StrictModel):
     image_size: int | None = Field(None, ge=4, le=1024, description="resize (+ center crop) to this size")
     channels: Literal[1, 3] | None = Field(None, description="1 = grayscale, 3 = RGB; default: the data's own")
     labels: bool = Field(False, description="image_folder: class labels from sub-folder names")
-    skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images with a warning")
+    skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images (and bad caption rows) with a warning")
+    captions: bool = Field(False, description="image_folder: captions from captions.jsonl, captions.csv or a side-car .txt per image")
+    caption_tokens: int = Field(24, ge=2, le=512, description="captioned images: caption length in word tokens (<start> included)")
     text_path: Path | None = Field(None, description="a UTF-8 .txt file, or a folder of them (searched recursively)")
     tokenizer: Literal["char", "bpe"] = Field("char", description="text: characters, or byte-level BPE trained on the corpus")
     vocab_size: int = Field(512, ge=256, le=1 << 20, description="text: BPE vocabulary size (the 256 bytes + merges)")
@@ -49,7 +51,8 @@ class DataConfig(StrictModel):
     stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size)")
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none "
                                  "(text: the last fraction of the characters, the validation split)")
-    limit: int | None = Field(None, ge=1, description="use only the first N examples (text: windows) of a split")
+    limit: int | None = Field(None, ge=1, description="use only the first N examples (text: windows) of a split; "
+                              "shapes: how many scenes (default 20,000 train, 2,000 test)")
     source: Literal["package", "download"] = Field(
         "package", description="mnist, tinyshakespeare: the copy shipped in the package, or a download into cache_dir"
     )
@@ -68,6 +71,9 @@ class DataConfig(StrictModel):
         if self.dataset is None:
             dataset = "image_folder" if self.image_folder is not None else "text" if self.text_path is not None else "mnist"
             object.__setattr__(self, "dataset", dataset)
+        if self.captions and self.dataset != "image_folder":
+            raise ValueError(f"data.captions reads an image folder's captions; data.dataset {self.dataset!r} has none "
+                             "of its own (shapes always has captions)")
         text = self.dataset in TEXT_DATASETS
         # set to something other than the default (a run's config.yaml lists every key, defaults included)
         wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS)

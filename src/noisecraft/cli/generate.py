@@ -1,4 +1,5 @@
-"""`noisecraft generate RUN_DIR "ROMEO:" --max-tokens 300 --temperature 0.8`: continue a prompt, streamed."""
+"""`noisecraft generate RUN_DIR "ROMEO:" --max-tokens 300 --temperature 0.8`: continue a prompt, streamed;
+image models: `noisecraft generate RUN "a big red circle" --num 8 --out DIR` (cli/generate_images.py)."""
 
 from __future__ import annotations
 
@@ -22,16 +23,27 @@ def generate(
     stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop before this string (repeatable); \\n means a newline."),
     num: int = typer.Option(1, "--num", "-n", min=1, help="How many continuations."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same text."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file; image models: the folder for one PNG per sample."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Images: classifier-free guidance weight (1 = none)."),
+    negative: Optional[str] = typer.Option(None, "--negative", help="Images: a negative prompt (what the picture should not be)."),
+    rerank: int = typer.Option(1, "--rerank", min=1, help="Images: draw K candidates per image, keep the one --scorer likes best."),
+    scorer: Optional[Path] = typer.Option(None, "--scorer", help="Images: a CLIP-style scorer run (shapes-clip) for --rerank and scores."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Images: sampling steps, for families that take them."),
 ) -> None:
-    """Continue a prompt with a token model, streaming the text to the terminal as it is generated."""
+    """Continue a prompt with a token model, streaming the text to the terminal as it is generated; or draw
+    the images a prompt describes with a text-to-image model."""
     import noisecraft
     from noisecraft.sampling import generate_text, write_texts
 
     model = noisecraft.load(path, device=device)
+    if model.modality == "image":
+        from noisecraft.cli.generate_images import generate_images
+
+        return generate_images(model, path, prompt, num=num, seed=seed, out=out, rerank=rerank, scorer_path=scorer,
+                               options={"guidance": guidance, "negative": negative, "steps": steps})
     if model.modality != "tokens":
-        raise ConfigError(f"generate: {path} holds a {model.family} model of images; use `noisecraft sample`")
+        raise ConfigError(f"generate: {path} holds a {model.family} model of {model.modality}s; use `noisecraft sample`")
     prompt = unescape(prompt)
     if prompt:
         model.encode_prompt(prompt)  # a character it cannot encode fails here, before anything is printed

@@ -72,7 +72,9 @@ def load_image_folder(
         raise DataError(f"no readable images in {root}: all {len(bad)} in the {split} split failed to decode")
     images = torch.from_numpy(np.stack(arrays)).reshape(len(arrays), *arrays[0].shape[:2], channels)
     labels_tensor = torch.from_numpy(targets[kept]) if targets is not None else None
-    return ImageDataset(images.permute(0, 3, 1, 2).contiguous(), labels_tensor, class_names, root.name)
+    data = ImageDataset(images.permute(0, 3, 1, 2).contiguous(), labels_tensor, class_names, root.name)
+    data.files = [files[i] for i in kept]  # which file each image is (captions are matched to them)
+    return data
 
 
 def find_images(root: Path) -> list[Path]:

@@ -1,7 +1,8 @@
 """Tokenizers: text <-> token ids, saved with the model as plain JSON (no code, no pickles).
 
 - `char`: one token per character of the corpus (sorted), nanoGPT's shakespeare_char vocabulary;
-- `bpe`: byte-level BPE trained on the corpus with Hugging Face `tokenizers` (any text encodes).
+- `bpe`: byte-level BPE trained on the corpus with Hugging Face `tokenizers` (any text encodes);
+- `word`: one token per lower-case word of the captions (text-to-image captions: short, closed vocabulary).
 
 A model never sees text: its data spec carries `tokenizer.to_dict()`, and `tokenizer_from_dict` rebuilds it
 to encode prompts and decode samples.
@@ -17,7 +18,7 @@ import numpy as np
 
 from noisecraft.errors import ConfigError, DataError
 
-TOKENIZERS = ("char", "bpe")
+TOKENIZERS = ("char", "bpe", "word")
 
 
 class Tokenizer(Protocol):
@@ -117,6 +118,44 @@ class BPETokenizer:
         return {"type": "bpe", "tokenizer": json.loads(self.tokenizer.to_str())}
 
 
+class WordTokenizer:
+    """Lower-case words split on spaces; unknown words map to <unk>. Ids 0, 1, 2 are <pad>, <unk> and <start>
+    (what a caption encoder reads first, so an empty caption still has one token to attend to)."""
+
+    kind = "word"
+    SPECIAL = ("<pad>", "<unk>", "<start>")
+    PAD, UNK, START = 0, 1, 2
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = list(self.SPECIAL) + [w for w in dict.fromkeys(words) if w not in self.SPECIAL]
+        self._index = {w: i for i, w in enumerate(self.words)}
+
+    @classmethod
+    def train(cls, texts: Iterable[str]) -> "WordTokenizer":
+        return cls(sorted({w for text in texts for w in text.lower().split()}))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        return [self._index.get(w, self.UNK) for w in text.lower().split()]
+
+    def encode_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.int64)
+
+    def encode_padded(self, text: str, length: int) -> list[int]:
+        """<start> + the words, cut or padded with <pad> to `length` tokens."""
+        ids = [self.START, *self.encode(text)][:length]
+        return ids + [self.PAD] * (length - len(ids))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return " ".join(self.words[int(i)] for i in ids if int(i) >= len(self.SPECIAL))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "word", "words": self.words[len(self.SPECIAL) :]}
+
+
 def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 512) -> Tokenizer:
     if kind == "char":
         return CharTokenizer.train(texts)
@@ -129,6 +168,8 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
     kind = data.get("type")
     if kind == "char":
         return CharTokenizer(list(data["chars"]))
+    if kind == "word":
+        return WordTokenizer(list(data["words"]))
     if kind == "bpe":
         from tokenizers import Tokenizer as HFTokenizer
 

@@ -1,0 +1,63 @@
+"""Latent diffusion: diffuse in the latent space of a trained, frozen autoencoder (VAE or VQ-VAE).
+
+The autoencoder is named by `model.autoencoder` (a run or model folder). At the start of training its
+family, config and data spec are copied into `model.autoencoder_model` and its weights become part of
+this model's weights, so the diffusion model folder is self-contained: loading it never reads the
+autoencoder's folder again. Any family with `encode_latent` / `decode_latent` works; latents are scaled
+by `latent_scale` (default: the autoencoder's own `latent_std`) to about unit variance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from noisecraft.data.base import DataSpec
+from noisecraft.errors import ConfigError
+
+
+class LatentSpace(nn.Module):
+    def __init__(self, autoencoder: nn.Module, scale: float, image_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.autoencoder = autoencoder.requires_grad_(False).eval()
+        self.scale = scale
+        with torch.no_grad():
+            self.shape = tuple(autoencoder.encode_latent(torch.zeros(1, *image_shape)).shape[1:])
+
+    @classmethod
+    def build(cls, config: Any, spec: DataSpec) -> "LatentSpace":
+        from noisecraft.models.base import GenerativeModel, read_model_config
+        from noisecraft.models.registry import get_family
+
+        if config.autoencoder_model is None:  # training starts: load it, and record it in the config
+            directory = Path(config.autoencoder).expanduser()
+            directory = directory / "model" if (directory / "model" / "config.json").is_file() else directory
+            autoencoder = GenerativeModel.from_pretrained(directory)
+            meta = read_model_config(directory)
+            config.autoencoder_model = {k: meta[k] for k in ("family", "config", "spec")}
+        else:  # a saved model: build it empty, the weights come with ours
+            meta = config.autoencoder_model
+            family = get_family(meta["family"])
+            autoencoder = family(family.config_class.model_validate(meta["config"]), DataSpec.model_validate(meta["spec"]))
+        if not hasattr(autoencoder, "encode_latent"):
+            raise ConfigError(f"model.autoencoder: a {autoencoder.family} model has no latent space to diffuse in "
+                              "(use a vae or vqvae run)")
+        if tuple(autoencoder.spec.shape) != tuple(spec.shape):
+            raise ConfigError(f"model.autoencoder: it was trained on {tuple(autoencoder.spec.shape)} images, the data "
+                              f"is {tuple(spec.shape)}")
+        if config.latent_scale is None:
+            config.latent_scale = round(float(autoencoder.latent_std()), 6)
+        return cls(autoencoder, config.latent_scale, tuple(spec.shape))
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> scaled latents."""
+        return self.autoencoder.encode_latent(images) / self.scale
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Scaled latents -> images in [0, 1]."""
+        return self.autoencoder.decode_latent(latents * self.scale).clamp(0, 1)

@@ -1,0 +1,34 @@
+"""Best-of-K sampling for text-to-image models: draw K candidates per requested image, keep the one a
+CLIP-style scorer (`noisecraft.models.clip`) finds closest to the prompt (as DALL-E reranked with CLIP)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from noisecraft.errors import ConfigError
+from noisecraft.models.base import GenerativeModel
+from noisecraft.sampling import generate
+
+
+def pick_best(candidates: torch.Tensor, scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Candidates [N * K, ...] in groups of K (image i's are rows i*K .. i*K + K - 1) -> the best of each
+    group [N, ...] and its score [N]."""
+    grouped = scores.reshape(-1, k)
+    best = grouped.argmax(1)
+    rows = torch.arange(len(grouped)) * k + best
+    return candidates[rows], grouped.max(1).values
+
+
+@torch.no_grad()
+def generate_reranked(model: GenerativeModel, scorer: GenerativeModel | None, prompt: str, num: int, rerank: int = 1,
+                      seed: int = 0, **options: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`num` images for `prompt`, each the best of `rerank` candidates; with a scorer, also their scores."""
+    if rerank > 1 and scorer is None:
+        raise ConfigError("--rerank: needs a scorer (--scorer RUN: a trained shapes-clip or other clip run)")
+    images = generate(model, num * rerank, seed=seed, condition=prompt, **options)
+    if scorer is None:
+        return images, None
+    scores = scorer.score(images, [prompt] * len(images)).cpu()
+    return pick_best(images, scores, rerank) if rerank > 1 else (images, scores)
