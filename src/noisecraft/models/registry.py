@@ -18,6 +18,8 @@ BUILTIN_FAMILIES = {
     "flow": "noisecraft.models.flow",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
+    "clip": "noisecraft.models.clip",
+    "dalle": "noisecraft.models.autoregressive",
 }
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}

@@ -1,15 +1,12 @@
 """Latent diffusion: diffuse in the latent space of a trained, frozen autoencoder (VAE or VQ-VAE).
 
-The autoencoder is named by `model.autoencoder` (a run or model folder). At the start of training its
-family, config and data spec are copied into `model.autoencoder_model` and its weights become part of
-this model's weights, so the diffusion model folder is self-contained: loading it never reads the
-autoencoder's folder again. Any family with `encode_latent` / `decode_latent` works; latents are scaled
+The autoencoder is named by `model.autoencoder` (a run or model folder) and kept inside the model
+(`models/frozen.py`: the model folder is self-contained). Any family with `encode_latent` / `decode_latent` works; latents are scaled
 by `latent_scale` (default: the autoencoder's own `latent_std`) to about unit variance.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,19 +26,9 @@ class LatentSpace(nn.Module):
 
     @classmethod
     def build(cls, config: Any, spec: DataSpec) -> "LatentSpace":
-        from noisecraft.models.base import GenerativeModel, read_model_config
-        from noisecraft.models.registry import get_family
+        from noisecraft.models.frozen import frozen_model
 
-        if config.autoencoder_model is None:  # training starts: load it, and record it in the config
-            directory = Path(config.autoencoder).expanduser()
-            directory = directory / "model" if (directory / "model" / "config.json").is_file() else directory
-            autoencoder = GenerativeModel.from_pretrained(directory)
-            meta = read_model_config(directory)
-            config.autoencoder_model = {k: meta[k] for k in ("family", "config", "spec")}
-        else:  # a saved model: build it empty, the weights come with ours
-            meta = config.autoencoder_model
-            family = get_family(meta["family"])
-            autoencoder = family(family.config_class.model_validate(meta["config"]), DataSpec.model_validate(meta["spec"]))
+        autoencoder, config.autoencoder_model = frozen_model(config.autoencoder, config.autoencoder_model, "model.autoencoder")
         if not hasattr(autoencoder, "encode_latent"):
             raise ConfigError(f"model.autoencoder: a {autoencoder.family} model has no latent space to diffuse in "
                               "(use a vae or vqvae run)")
