@@ -12,7 +12,7 @@ from rich.table import Table
 
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder (its config.yaml names the reference data)."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, prompt (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three)."),
     protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
     num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
     split: str = typer.Option("test", "--split", help="Reference split of the run's data."),
@@ -25,13 +25,16 @@ def evaluate(
     guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Classifier-free guidance weight."),
     eta: Optional[float] = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM noise."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    scorer: Optional[Path] = typer.Option(None, "--scorer", help="--metrics prompt: a CLIP-style scorer run (shapes-clip) for clip_score."),
+    prompts: int = typer.Option(32, "--prompts", min=1, help="--metrics prompt: prompts per category and split (2 images each)."),
 ) -> None:
     """Measure a trained model: sample quality against the data's test split, and likelihood."""
     from noisecraft.evaluate.evaluator import evaluate_run
 
     options = {"temperature": temperature, "sampler": sampler, "steps": steps, "guidance": guidance, "eta": eta}
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
-                          nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet)
+                          nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet,
+                          scorer=scorer, prompts=prompts)
     info = result["protocol"]
     size = f"{info['num_samples']} samples" if "num_samples" in info else f"{info['tokens']:,} tokens of the {info['split']} split"
     table = Table("metric", "value", title=f"{run_dir} ({info['name']}, {size})")

@@ -80,7 +80,9 @@ def load_captioned_folder(root: Path, *, split: Literal["train", "test"] = "trai
         raise DataError(f"{root}: no image of the {split} split has a caption")
     texts = [captions[data.files[i]] for i in keep]
     tokenizer = tokenizer or WordTokenizer.train(texts)
-    return CaptionedImageDataset(data.images[keep], texts, tokenizer, caption_tokens, root.name)
+    dataset = CaptionedImageDataset(data.images[keep], texts, tokenizer, caption_tokens, root.name)
+    dataset.files = [data.files[i] for i in keep]
+    return dataset
 
 
 def read_captions(root: Path, files: list[Path], skip_bad: bool) -> tuple[dict[Path, str], int]:
@@ -95,8 +97,8 @@ def read_captions(root: Path, files: list[Path], skip_bad: bool) -> tuple[dict[P
             raise DataError(f"{message}; data.skip_bad_files skips such rows")
         bad += 1
 
-    if index is None:  # side-car .txt files
-        for image in files:
+    if index is None:  # side-car .txt files, checked in path order
+        for image in sorted(files):
             text_file = image.with_suffix(".txt")
             text = text_file.read_text(encoding="utf-8").strip() if text_file.is_file() else None
             if text is None:
@@ -117,7 +119,7 @@ def read_captions(root: Path, files: list[Path], skip_bad: bool) -> tuple[dict[P
             problem(f"{where}: empty caption for {name}")
         elif root / name in wanted:
             captions[root / name] = " ".join(caption.split())
-    missing = [f for f in files if f not in captions]
+    missing = sorted(f for f in files if f not in captions)
     for image in missing[:1]:
         problem(f"{image}: no caption for it in {index}")
     bad += max(0, len(missing) - 1) if skip_bad else 0

@@ -209,11 +209,13 @@ class Service:
 
 def reproduce_command(served: ServedModel, job: Job) -> str:
     """The CLI line that makes the same samples on this machine (batching changes them by rounding at most)."""
-    text = served.model.modality == "tokens"
+    text = served.model.condition_kind == "prompt"  # text models, and image models that read prompts
     words = ["noisecraft", "generate" if text else "sample", str(served.path)]
     if text and job.condition:
         words.append(job.condition)
     words += ["--num", str(job.num), "--seed", str(job.seed)]
+    if text and served.model.modality == "image":
+        words += ["--out", "generated"]  # one PNG per image
     if job.condition is not None and not text:
         words += ["--class", str(job.condition)]
     for name, value in job.options.items():
