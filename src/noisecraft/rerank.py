@@ -32,3 +32,20 @@ def generate_reranked(model: GenerativeModel, scorer: GenerativeModel | None, pr
         return images, None
     scores = scorer.score(images, [prompt] * len(images)).cpu()
     return pick_best(images, scores, rerank) if rerank > 1 else (images, scores)
+
+
+class Reranked:
+    """A text-to-image model seen through best-of-K: `sample(n, prompts)` draws K candidates per image and
+    returns the best-scored of each (what `--rerank K` does, in the shape evaluation asks for)."""
+
+    condition_kind = "prompt"
+
+    def __init__(self, model: GenerativeModel, scorer: GenerativeModel, k: int) -> None:
+        self.model, self.scorer, self.k = model, scorer, k
+
+    @torch.no_grad()
+    def sample(self, n: int, condition: Any = None, generator: torch.Generator | None = None, **options: Any) -> torch.Tensor:
+        prompts = [condition] * n if isinstance(condition, str) or condition is None else list(condition)
+        expanded = [p for p in prompts for _ in range(self.k)]
+        candidates = self.model.sample(n * self.k, condition=expanded, generator=generator, **options).cpu()
+        return pick_best(candidates, self.scorer.score(candidates, [p or "" for p in expanded]).cpu(), self.k)[0]

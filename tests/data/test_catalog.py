@@ -9,7 +9,7 @@ from noisecraft.errors import DataError
 
 
 def test_entries_are_json_and_locations_exist():
-    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder"}
+    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder", "shapes"}
     for info in DATASETS.values():
         record = json.loads(json.dumps(info.to_dict()))
         assert record["name"] == info.name and record["modality"] == ("text" if info.name in ("tinyshakespeare", "text") else "image")

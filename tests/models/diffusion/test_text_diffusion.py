@@ -75,9 +75,11 @@ def test_latent_diffusion_on_a_frozen_vqvae_is_self_contained(tmp_path):
     vq = VQVAE(VQVAEConfig(codebook_size=8, code_dim=4, channels=[8, 8], likelihood="gaussian"), DATA.spec.model_copy(
         update={"vocab_size": None, "tokenizer": None, "caption_tokens": None}))
     vq_dir = vq.save_pretrained(tmp_path / "vq")
-    m = DiffusionModel(DiffusionConfig(channels=[8], attention=[8], heads=2, steps=2, autoencoder=str(vq_dir),
-                                       text_encoder=TextEncoderConfig(dim=16, layers=1, heads=2)), DATA.spec)
+    config = DiffusionConfig(channels=[8], attention=[8], heads=2, steps=2, autoencoder=str(vq_dir),
+                             text_encoder=TextEncoderConfig(dim=16, layers=1, heads=2))
+    m = DiffusionModel(config, DATA.spec)
     assert m.latent.shape == (4, 8, 8) and m.config.autoencoder_model["family"] == "vqvae"
+    assert config.autoencoder_model is None  # the recipe's config (a run's config.yaml) is not changed: resume works
     assert not any(p.requires_grad for p in m.latent.parameters())
     assert all(p.requires_grad for p in m.optimizer_groups()["model"])
     loss = m.train()({"x": DATA.images[:4].float() / 255, "caption": DATA.caption_ids[:4]}).loss

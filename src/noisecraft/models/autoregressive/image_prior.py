@@ -33,7 +33,7 @@ from noisecraft.text.tokenizers import WordTokenizer
 class ImagePriorConfig(ModelConfig):
     family: Literal["dalle"] = "dalle"
     autoencoder: str | None = Field(None, description="the trained VQ-VAE whose codes are modelled (run or model folder)")
-    autoencoder_model: dict[str, Any] | None = Field(None, description="filled in from model.autoencoder when training starts")
+    autoencoder_model: dict[str, Any] | None = Field(None, description="recorded from model.autoencoder in the model folder")
     layers: int = Field(4, ge=1, le=64)
     heads: int = Field(4, ge=1, le=64)
     dim: int = Field(128, ge=8, le=8192)
@@ -52,7 +52,8 @@ class ImagePrior(GenerativeModel):
 
     def __init__(self, config: ImagePriorConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        self.vqvae, config.autoencoder_model = frozen_model(config.autoencoder, config.autoencoder_model, "model.autoencoder")
+        self.vqvae, record = frozen_model(config.autoencoder, config.autoencoder_model, "model.autoencoder")
+        self.config = config = config.model_copy(update={"autoencoder_model": record})  # saved; the recipe's stays
         if not hasattr(self.vqvae, "encode_codes"):
             raise ConfigError(f"model.autoencoder: a {self.vqvae.family} model has no codes (use a vqvae run)")
         if tuple(self.vqvae.spec.shape) != tuple(spec.shape):

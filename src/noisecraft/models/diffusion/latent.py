@@ -1,8 +1,9 @@
 """Latent diffusion: diffuse in the latent space of a trained, frozen autoencoder (VAE or VQ-VAE).
 
 The autoencoder is named by `model.autoencoder` (a run or model folder) and kept inside the model
-(`models/frozen.py`: the model folder is self-contained). Any family with `encode_latent` / `decode_latent` works; latents are scaled
-by `latent_scale` (default: the autoencoder's own `latent_std`) to about unit variance.
+(`models/frozen.py`: the model folder is self-contained). Any family with `encode_latent` /
+`decode_latent` works; latents are scaled by `latent_scale` (default: the autoencoder's own
+`latent_std`) to about unit variance.
 """
 
 from __future__ import annotations
@@ -28,16 +29,17 @@ class LatentSpace(nn.Module):
     def build(cls, config: Any, spec: DataSpec) -> "LatentSpace":
         from noisecraft.models.frozen import frozen_model
 
-        autoencoder, config.autoencoder_model = frozen_model(config.autoencoder, config.autoencoder_model, "model.autoencoder")
+        autoencoder, record = frozen_model(config.autoencoder, config.autoencoder_model, "model.autoencoder")
         if not hasattr(autoencoder, "encode_latent"):
             raise ConfigError(f"model.autoencoder: a {autoencoder.family} model has no latent space to diffuse in "
                               "(use a vae or vqvae run)")
         if tuple(autoencoder.spec.shape) != tuple(spec.shape):
             raise ConfigError(f"model.autoencoder: it was trained on {tuple(autoencoder.spec.shape)} images, the data "
                               f"is {tuple(spec.shape)}")
-        if config.latent_scale is None:
-            config.latent_scale = round(float(autoencoder.latent_std()), 6)
-        return cls(autoencoder, config.latent_scale, tuple(spec.shape))
+        scale = config.latent_scale or round(float(autoencoder.latent_std()), 6)
+        space = cls(autoencoder, scale, tuple(spec.shape))
+        space.record = {"autoencoder_model": record, "latent_scale": scale}  # what the model folder's config keeps
+        return space
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:

@@ -65,8 +65,8 @@ class DiffusionConfig(ModelConfig):
     text_encoder: TextEncoderConfig | None = Field(None, description="caption-conditional: a transformer over the "
                                                    "caption tokens, trained jointly, that the UNet cross-attends to")
     autoencoder: str | None = Field(None, description="latent diffusion: a trained VAE or VQ-VAE (run or model folder)")
-    autoencoder_model: dict[str, Any] | None = Field(None, description="filled in from model.autoencoder at the start "
-                                                     "of training (its family, config and spec): the folder is self-contained")
+    autoencoder_model: dict[str, Any] | None = Field(None, description="recorded from model.autoencoder in the model "
+                                                     "folder (its family, config and spec): the folder is self-contained")
     latent_scale: float | None = Field(None, gt=0, description="latents are divided by this (default: set from the autoencoder)")
     # sampling defaults (override with --sampler, --steps, --guidance, --eta)
     sampler: str = Field("dpmpp-2m", description="ddpm, ddim, heun or dpmpp-2m")
@@ -109,6 +109,8 @@ class DiffusionModel(GenerativeModel):
         if config.conditional and not spec.num_classes:
             raise ConfigError("model.conditional: the data has no labels (image_folder needs data.labels: true)")
         self.latent = LatentSpace.build(config, spec) if config.autoencoder or config.autoencoder_model else None
+        if self.latent is not None:  # the saved config records the autoencoder; the recipe's stays as written
+            self.config = config = config.model_copy(update=self.latent.record)
         c, h, w = self.latent.shape if self.latent is not None else spec.shape
         self.num_classes = spec.num_classes if config.conditional else 0
         self.text = None
