@@ -47,3 +47,11 @@ def caption_ids(spec: DataSpec, condition: Any, n: int, what: str = "prompt") ->
     tokenizer = caption_tokenizer(spec)
     texts = [check_prompt(t, what) for t in prompts_of(condition, n, what)]
     return torch.tensor([tokenizer.encode_padded(t, spec.caption_tokens) for t in texts], dtype=torch.long)
+
+
+def empty_captions(like: torch.Tensor) -> torch.Tensor:
+    """The empty caption (<start>, then padding) in the shape of caption ids `like`: "no caption", for
+    caption dropout and classifier-free guidance."""
+    empty = torch.zeros_like(like)
+    empty[:, 0] = WordTokenizer.START
+    return empty

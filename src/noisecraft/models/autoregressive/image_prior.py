@@ -23,9 +23,10 @@ from noisecraft.errors import ConfigError
 from noisecraft.models.autoregressive.sampling import filter_logits
 from noisecraft.models.autoregressive.transformer import Transformer, TransformerConfig
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
-from noisecraft.models.captions import caption_ids
+from noisecraft.models.captions import caption_ids, empty_captions
 from noisecraft.models.frozen import frozen_model
 from noisecraft.models.noise import per_rows
+from noisecraft.models.options import OptionSpec
 from noisecraft.models.registry import register
 from noisecraft.text.tokenizers import WordTokenizer
 
@@ -48,7 +49,8 @@ class ImagePriorConfig(ModelConfig):
 class ImagePrior(GenerativeModel):
     family = "dalle"
     config_class = ImagePriorConfig
-    sample_options = ("temperature", "top_k", "guidance")
+    sample_options = ("temperature", "top_k", "guidance", "negative")
+    option_specs = {"negative": OptionSpec("string", "negative prompt: what the image should not be", max_length=1000)}
 
     def __init__(self, config: ImagePriorConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
@@ -60,6 +62,8 @@ class ImagePrior(GenerativeModel):
             raise ConfigError(f"model.autoencoder: it was trained on {tuple(self.vqvae.spec.shape)} images, the data "
                               f"is {tuple(spec.shape)}")
         self.captioned = bool(spec.caption_tokens)
+        if not self.captioned:  # without captions there is nothing to guide towards
+            self.sample_options = ("temperature", "top_k")
         self.text_vocab = spec.vocab_size if self.captioned else len(WordTokenizer.SPECIAL)
         self.caption_length = spec.caption_tokens or 1
         self.codebook = self.vqvae.config.codebook_size
@@ -76,6 +80,8 @@ class ImagePrior(GenerativeModel):
 
     def optimizer_groups(self):
         return {"model": list(self.prior.parameters())}
+
+
 
     def train(self, mode: bool = True) -> "ImagePrior":
         super().train(mode)
@@ -101,9 +107,7 @@ class ImagePrior(GenerativeModel):
         codes = self.vqvae.encode_codes(batch["x"])
         captions = batch["caption"] if self.captioned else self.captions(None, len(codes)).to(codes.device)
         drop = torch.rand(len(captions), device=captions.device) < self.config.caption_dropout
-        empty = torch.zeros_like(captions)
-        empty[:, 0] = WordTokenizer.START
-        seq = self.sequence(torch.where(drop[:, None], empty, captions), codes)
+        seq = self.sequence(torch.where(drop[:, None], empty_captions(captions), captions), codes)
         logits = self.prior.logits(seq[:, :-1])[:, self.caption_length :]  # the predictions of the codes
         loss = F.cross_entropy(logits.flatten(0, 1).float(), seq[:, self.caption_length + 1 :].flatten())
         return StepOutput(loss)
@@ -115,13 +119,16 @@ class ImagePrior(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
-               temperature: float | None = None, top_k: int | None = None, guidance: float | None = None) -> Tensor:
-        return self.vqvae.decode_codes(self.sample_codes(n, condition, generator, temperature, top_k, guidance))
+               temperature: float | None = None, top_k: int | None = None, guidance: float | None = None,
+               negative: str | None = None) -> Tensor:
+        return self.vqvae.decode_codes(self.sample_codes(n, condition, generator, temperature, top_k, guidance, negative))
 
     @torch.no_grad()
     def sample_codes(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
-                     temperature: float | None = None, top_k: int | None = None, guidance: float | None = None) -> Tensor:
-        """Codes [n, h, w], one position at a time (raster order) with a key/value cache."""
+                     temperature: float | None = None, top_k: int | None = None, guidance: float | None = None,
+                     negative: str | None = None) -> Tensor:
+        """Codes [n, h, w], one position at a time (raster order) with a key/value cache. With guidance the
+        empty caption's stream (or the negative prompt's) runs beside the prompt's."""
         cfg = self.config
         temperature = cfg.temperature if temperature is None else temperature
         top_k = cfg.top_k if top_k is None else top_k
@@ -130,10 +137,11 @@ class ImagePrior(GenerativeModel):
             raise ConfigError("--guidance: this prior was trained without captions: there is nothing to guide towards")
         captions = self.captions(condition, n).to(self.device)
         guided = guidance != 1.0
-        if guided:  # the conditional and the empty-caption stream side by side
-            empty = torch.zeros_like(captions)
-            empty[:, 0] = WordTokenizer.START
-            captions = torch.cat([captions, empty])
+        if guided:  # the conditional and the empty-caption (or negative) stream side by side
+            if negative is None:
+                captions = torch.cat([captions, empty_captions(captions)])
+            else:
+                captions = torch.cat([captions, caption_ids(self.spec, negative, n, "--negative").to(self.device)])
         image = torch.full((len(captions), 1), self.image_token, dtype=torch.long, device=self.device)
         cache = self.prior.new_cache(len(captions))
         logits = self.prior.logits(torch.cat([captions, image], 1), cache)[:, -1]

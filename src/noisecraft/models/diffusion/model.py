@@ -28,7 +28,7 @@ from pydantic import Field, field_validator, model_validator
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
-from noisecraft.models.captions import caption_ids
+from noisecraft.models.captions import caption_ids, empty_captions
 from noisecraft.models.conditioning import class_labels
 from noisecraft.models.diffusion.latent import LatentSpace
 from noisecraft.models.diffusion.samplers import SAMPLERS, karras_sigmas, sampler_name, unknown_sampler
@@ -121,6 +121,8 @@ class DiffusionModel(GenerativeModel):
                 raise ConfigError("model.text_encoder: the data has no captions (dataset: shapes, or an image folder "
                                   "with data.captions: true)")
             self.text = TextEncoder(config.text_encoder, spec.vocab_size, spec.caption_tokens)
+        else:  # a negative prompt needs a model that reads prompts
+            self.sample_options = tuple(o for o in self.sample_options if o != "negative")
         self.unet = UNet(c, min(h, w), config.channels, config.res_blocks, config.attention, config.heads,
                          config.dropout, num_classes=self.num_classes,
                          context_dim=config.text_encoder.dim if self.text is not None else None)
@@ -229,8 +231,6 @@ class DiffusionModel(GenerativeModel):
         options = super().describe_options()
         if not self.conditioned:
             del options["guidance"]  # nothing to guide towards
-        if self.text is None:
-            del options["negative"]
         return options
 
     @property
@@ -246,11 +246,7 @@ class DiffusionModel(GenerativeModel):
 
     def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
         """The "no class" label, or the empty caption, for each row of `cond`."""
-        if self.text is None:
-            return torch.full_like(cond, self.num_classes)
-        null = torch.zeros_like(cond)
-        null[:, 0] = cond[:, 0]  # <start>
-        return null
+        return torch.full_like(cond, self.num_classes) if self.text is None else empty_captions(cond)
 
     def guided_denoiser(self, labels: torch.Tensor | None, guidance: float, negative: torch.Tensor | None = None):
         """D(x, sigma) with classifier-free guidance; both predictions come from one batched call. `negative`:
