@@ -2,6 +2,10 @@
 
 Each benchmark writes benchmarks/results/<name>.json: the exact command, commit, versions, threads, load
 average before and after, raw numbers, ratios, and a one-line summary that goes into the README table.
+
+A record is written only from a clean tree (no uncommitted change outside benchmarks/results/), so its
+commit names the exact code that made it. Every script takes `--draft` (taken off sys.argv here, before the
+script's own parser sees it): results then go to the git-ignored benchmarks/drafts/ instead, from any tree.
 """
 
 from __future__ import annotations
@@ -19,18 +23,23 @@ from typing import Any
 import torch
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+DRAFT = "--draft" in sys.argv
+if DRAFT:
+    sys.argv.remove("--draft")
+RESULTS = HERE / ("drafts" if DRAFT else "results")
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def environment() -> dict[str, Any]:
     """Taken when the benchmark starts (this module is imported first): the code and load it ran with."""
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks"], capture_output=True,
-                                text=True, cwd=HERE.parent).stdout.strip())
+    # Results written by earlier steps of the same benchmark (a resumable grid) do not make the tree dirty.
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!benchmarks/results"], capture_output=True,
+                           text=True, cwd=HERE.parent).stdout.strip()
     return {
-        "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
+        "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv, *(["--draft"] * DRAFT)]),
         "commit": commit + ("+dirty" if dirty else ""),
+        "draft": DRAFT,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -46,6 +55,10 @@ START = environment()
 
 def write_record(path: Path, result: dict[str, Any]) -> Path:
     """Save one result file, environment at start first, atomically (a grid resumes by which files exist)."""
+    if START["commit"].endswith("+dirty") and not DRAFT:
+        raise SystemExit(f"refusing to write {path}: the tree has uncommitted changes (git status), so the record "
+                         "could not name the code that made it; commit first, or pass --draft to write to "
+                         "benchmarks/drafts/")
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {**START, **result, "load_average_after": os.getloadavg()}
     tmp = path.with_suffix(".tmp")
@@ -57,7 +70,8 @@ def write_record(path: Path, result: dict[str, Any]) -> Path:
 def write_result(name: str, result: dict[str, Any], summary: str) -> Path:
     """Save results/<name>.json and refresh the README table."""
     path = write_record(RESULTS / f"{name}.json", {"summary": summary, **result})
-    update_table()
+    if not DRAFT:
+        update_table()
     print(f"{summary}\nwrote {path}")
     return path
 

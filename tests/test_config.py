@@ -26,7 +26,7 @@ def test_every_builtin_recipe_validates():
         ("train.lr=-1", "train.lr: Input should be greater than 0 (got -1)"),
         ("train.precision=16", "train.precision: Input should be '32' or 'bf16-mixed' (got 16)"),
         ("model.latent_dim=0", "model.latent_dim: Input should be greater than or equal to 1 (got 0)"),
-        ("data.dataset=cifar", "data.dataset: Input should be 'mnist', 'digits', 'image_folder', 'tinyshakespeare', 'text' or 'shapes'"),
+        ("data.dataset=cifar", "data.dataset: Input should be 'mnist', 'digits', 'image_folder', 'tinyshakespeare', 'text'"),
         ("model.family=unicorn", "model.family: unknown family 'unicorn' (known: "),
         ("model.family=os.path:join", "is not a GenerativeModel subclass"),
         ("data.image_folder=/x", "data.image_folder is set, so data.dataset must be image_folder"),

@@ -56,6 +56,10 @@ def generate_batch(model: GenerativeModel, requests: Sequence[tuple[int, int, An
     images as `generate(model, num, seed, condition=condition)`, texts as `noisecraft generate --num N
     --seed S` (text i from seed S + i). Token models: every request must have the same prompt."""
     options = check_options(model, options)
+    if model.spec.level is not None:  # game levels: whole levels, each played by the agent (models/levels.py)
+        from noisecraft.models.levels import generate_levels
+
+        return [generate_levels(model, num, seed=seed, **options) for num, seed, _ in requests]
     nums = [num for num, _, _ in requests]
     conditions = [condition for _, _, condition in requests]
     if model.modality == "tokens":
@@ -153,6 +157,10 @@ def write_samples_file(model: GenerativeModel, stem: Path, num: int, seed: int) 
     (nothing for a family that generates neither, like the classifier)."""
     from noisecraft.utils.images import save_grid
 
+    if model.spec.level is not None:  # game levels: drawn tiles, whatever the family
+        from noisecraft.models.levels import write_level_sheet
+
+        return write_level_sheet(model, stem.with_suffix(".png"), min(num, 8), seed)
     if model.modality == "tokens":
         texts = generate_text(model, min(num, 4), seed=seed, max_tokens=min(model.config.max_tokens, 300))
         return write_texts(stem.with_suffix(".txt"), texts)

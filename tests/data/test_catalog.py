@@ -9,14 +9,16 @@ from noisecraft.errors import DataError
 
 
 def test_entries_are_json_and_locations_exist():
-    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder", "shapes"}
+    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder", "smb", "zelda", "level_folder", "shapes"}
     for info in DATASETS.values():
         record = json.loads(json.dumps(info.to_dict()))
-        assert record["name"] == info.name and record["modality"] == ("text" if info.name in ("tinyshakespeare", "text") else "image")
+        modality = "text" if info.name in ("tinyshakespeare", "text") else "levels" if info.name in ("smb", "zelda", "level_folder") else "image"
+        assert record["name"] == info.name and record["modality"] == modality
     assert (DATASETS["mnist"].location / "train-images-idx3-ubyte.gz").is_file()
     assert DATASETS["digits"].location.name == "digits.csv.gz" and DATASETS["digits"].location.is_file()
     assert DATASETS["image_folder"].location is None
     assert DATASETS["tinyshakespeare"].location.stat().st_size == 1115394
+    assert (DATASETS["smb"].location / "smb.json").is_file() and (DATASETS["zelda"].location / "README.txt").is_file()
 
 
 def test_digits_split_sizes_match_recipes():

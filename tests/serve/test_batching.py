@@ -10,7 +10,7 @@ from noisecraft.errors import ConfigError
 from noisecraft.models.noise import RowGenerators, randn
 from noisecraft.sampling import generate, generate_batch, generate_text
 from noisecraft.serve.batcher import Batcher
-from tests.serve.conftest import make_service
+from .conftest import make_service
 
 
 def test_row_generators_draw_each_group_as_it_would_alone():

@@ -23,7 +23,10 @@ def generate(
     stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop before this string (repeatable); \\n means a newline."),
     num: int = typer.Option(1, "--num", "-n", min=1, help="How many continuations."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same text."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file; image models: the folder for one PNG per sample."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file (level models: a folder; image models: the folder for one PNG per sample)."),
+    width: Optional[int] = typer.Option(None, "--width", min=2, help="Level models: columns per level (default: 150 Mario columns, a Zelda room)."),
+    playable: bool = typer.Option(False, "--playable", help="Level models: redraw each level until the game's agent can play it."),
+    max_tries: int = typer.Option(100, "--max-tries", min=1, help="Level models with --playable: draws per level at most."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
     guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Images: classifier-free guidance weight (1 = none)."),
     negative: Optional[str] = typer.Option(None, "--negative", help="Images: a negative prompt (what the picture should not be)."),
@@ -37,6 +40,14 @@ def generate(
     from noisecraft.sampling import generate_text, write_texts
 
     model = noisecraft.load(path, device=device)
+    if model.spec.level is not None:  # game levels: files and pictures (cli/levels.py)
+        from noisecraft.cli.levels import generate_level_files
+
+        if prompt:
+            raise ConfigError(f"generate: {path} holds a model of game levels: it takes no prompt (levels are drawn whole)")
+        return generate_level_files(model, num=num, width=width, seed=seed, out=out, playable=playable,
+                                    max_tries=max_tries, options={"max_tokens": max_tokens, "temperature": temperature,
+                                    "top_k": top_k, "top_p": top_p, "repetition_penalty": repetition_penalty})
     if model.modality == "image":
         from noisecraft.cli.generate_images import generate_images
 

@@ -34,6 +34,8 @@ def sample(
     from noisecraft.utils.images import save_each, save_grid
 
     model = noisecraft.load(path, device=device)
+    if model.spec.level is not None:
+        raise ConfigError(f"sample: {path} holds a model of game levels: noisecraft generate {path} --num {num} --out DIR")
     if model.modality == "tokens":  # unprompted texts; `noisecraft generate` continues a prompt
         from noisecraft.sampling import format_texts, write_texts
 

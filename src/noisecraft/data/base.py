@@ -29,6 +29,8 @@ class DataSpec(BaseModel):
     start_tokens: list[int] | None = None  # what an unprompted sample starts from
     # captioned images: each item also has "caption" ids of this length (vocab_size, tokenizer: the caption's)
     caption_tokens: int | None = None
+    # game levels only (image or token encoding): game, tiles, window, padding; see data/levels/dataset.py
+    level: dict[str, Any] | None = None
 
 
 class ImageDataset(Dataset):

@@ -142,6 +142,42 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+def _vglc(folder: str) -> Path | None:
+    from noisecraft.utils.paths import shared_datasets_dir
+
+    path = shared_datasets_dir() / "vglc" / folder
+    return path if path.is_dir() else None
+
+
+_VGLC = ("the VGLC (github.com/TheVGLC/TheVGLC), found beside the checkout in ../shared/datasets/vglc "
+         "(or $NOISECRAFT_SHARED_DATASETS)")
+_VGLC_CITATION = ("A. Summerville, S. Snodgrass, M. Guzdial, C. Holmgard, A. K. Hoover, A. Isaksen, A. Nealen, "
+                  "J. Togelius, The VGLC: The Video Game Level Corpus, PCG Workshop 2016; license MIT")
+for _info in (
+    DatasetInfo(
+        name="smb", modality="levels", shape=None, splits={"train": 15 - holdout_size(15, _DEFAULT_TEST_FRACTION),
+                                                           "test": holdout_size(15, _DEFAULT_TEST_FRACTION)},
+        description="Super Mario Bros: the 15 levels of the VGLC, 14 tiles high, 149-373 wide, 13 tile kinds "
+        "(legend: smb.json); splits count whole levels; one-hot windows (data.window, data.stride, data.pad_to) "
+        "or one token per column (data.encoding: columns)",
+        source=_VGLC, recipe="data: {dataset: smb, window: 16, pad_to: 16}  |  {dataset: smb, encoding: columns}",
+        citation=_VGLC_CITATION, locate=lambda: _vglc("super-mario-bros")),
+    DatasetInfo(
+        name="zelda", modality="levels", shape=None, splits={"train": 459 - holdout_size(459, _DEFAULT_TEST_FRACTION),
+                                                             "test": holdout_size(459, _DEFAULT_TEST_FRACTION)},
+        description="The Legend of Zelda: 459 dungeon rooms of 16 x 11 tiles cut from the VGLC's 18 dungeon maps, "
+        "10 tile kinds (legend: README.txt); splits count rooms",
+        source=_VGLC, recipe="data: {dataset: zelda, pad_to: 16}  |  {dataset: zelda, encoding: columns}",
+        citation=_VGLC_CITATION, locate=lambda: _vglc("zelda")),
+    DatasetInfo(
+        name="level_folder", modality="levels", shape=None, splits=None,
+        description="any folder of level .txt files in a game's corpus format (data.game: smb or zelda); an unknown "
+        "tile is an error naming the file, line and column",
+        source="your own files", recipe="data: {level_folder: PATH, game: smb}", citation="yours"),
+):
+    DATASETS[_info.name] = _info
+
+
 def get_dataset_info(name: str) -> DatasetInfo:
     try:
         return DATASETS[name]

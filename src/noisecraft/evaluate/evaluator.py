@@ -82,6 +82,12 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
     data = run.data_config()
     model = noisecraft.load(run.root)
+    if model.spec.level is not None:  # game levels: playability, novelty, diversity, pattern KL (evaluate/levels.py)
+        from noisecraft.evaluate.levels import evaluate_levels, parse_level_metrics
+
+        result = evaluate_levels(model, data, num=num or 32, seed=seed, metrics_chosen=tuple(parse_level_metrics(metrics)),
+                                 sample_options=check_options(model, sample_options or {}))
+        return finish(run, model, result.pop("protocol"), result, write)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
     if model.modality == "tokens":
         return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write)

@@ -87,6 +87,8 @@ class GenerativeModel(nn.Module):
     @property
     def condition_kind(self) -> str | None:
         """What `sample`'s condition is: "prompt" (text), "class", or None (nothing)."""
+        if self.spec.level is not None:  # game levels are drawn whole, unprompted
+            return None
         if self.modality == "tokens":
             return "prompt"
         return "class" if getattr(self, "num_classes", 0) else None

@@ -99,7 +99,7 @@ class Generation:
         out: dict[str, Any] = {"model": self.model, "seed": self.seed, "settings": self.settings}
         if self.images is not None:
             out["images"] = [base64.b64encode(png).decode("ascii") for png in self.images]
-        else:
+        if self.texts is not None or self.images is None:
             out["texts"] = self.texts
         return out
 
@@ -200,6 +200,13 @@ class Service:
         settings: dict[str, Any] = {"model": served.name, "family": served.model.family, "num": job.num,
                                     "seed": job.seed, **({} if job.condition is None else {served.model.condition_kind: job.condition}),
                                     **job.options, "noisecraft": __version__, "command": reproduce_command(served, job)}
+        if served.model.spec.level is not None:  # game levels: each level's text, and its drawing with the agent's path
+            from noisecraft.models.levels import level_png
+
+            settings["playable"] = [level.playable for level in result]
+            images = [level_png(level, served.model, {"noisecraft": json.dumps({**settings, "index": i})})
+                      for i, level in enumerate(result)]
+            return Generation(served.name, job.seed, settings, images=images, texts=[level.text for level in result])
         if isinstance(result, list):
             return Generation(served.name, job.seed, settings, texts=result)
         images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)})
@@ -209,8 +216,9 @@ class Service:
 
 def reproduce_command(served: ServedModel, job: Job) -> str:
     """The CLI line that makes the same samples on this machine (batching changes them by rounding at most)."""
-    text = served.model.condition_kind == "prompt"  # text models, and image models that read prompts
-    words = ["noisecraft", "generate" if text else "sample", str(served.path)]
+    level = served.model.spec.level is not None
+    text = served.model.condition_kind == "prompt" and not level  # text models, and image models that read prompts
+    words = ["noisecraft", "generate" if text or level else "sample", str(served.path)]
     if text and job.condition:
         words.append(job.condition)
     words += ["--num", str(job.num), "--seed", str(job.seed)]

@@ -83,8 +83,9 @@ def build_studio(service: Service) -> gr.Blocks:
                 if spec is not None and key == "sampler":
                     update["choices"] = spec.get("enum") or [initial(key, spec)]
                 updates.append(gr.update(**update))
-            updates.append(gr.update(visible=m.modality == "image"))
-            updates.append(gr.update(visible=m.modality == "tokens"))
+            level = m.spec.level is not None  # game levels: drawings with the agent's path, whatever the family
+            updates.append(gr.update(visible=m.modality == "image" or level))
+            updates.append(gr.update(visible=m.modality == "tokens" and not level))
             return updates
 
         model.change(pick, model, [about, klass, prompt, *controls.values(), gallery, texts])

@@ -177,4 +177,8 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
             return BPETokenizer(HFTokenizer.from_str(json.dumps(data["tokenizer"])))
         except Exception as e:  # tokenizers raises its own exception type for a malformed file
             raise DataError(f"cannot read the saved BPE tokenizer: {e}") from None
-    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)})")
+    if kind == "columns":  # tile grids, one token per column (game levels)
+        from noisecraft.text.columns import ColumnTokenizer
+
+        return ColumnTokenizer(data["columns"])
+    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, columns)")

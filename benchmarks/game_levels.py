@@ -1,0 +1,124 @@
+"""Game levels (#24): each family on the Super Mario Bros levels after the same CPU training budget, then
+judged the same way: share of full-width levels the A* agent can play, novelty (windows not in training),
+diversity, 2x2 / 3x3 tile-pattern KL, seconds per level; the corpus's own figures beside them, and a figure
+of generated levels with the agent's paths for the README.
+
+  OMP_NUM_THREADS=2 python benchmarks/game_levels.py                          # the real run: 4 x 30 min
+  python benchmarks/game_levels.py --quick --out /tmp/game-levels             # toy sizes, a minute or two
+
+Resumable: one result file per recipe (results/game_levels/<recipe>.json), a recipe with a result is not
+run again, and an interrupted training resumes from its last checkpoint in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import common  # first: it records the environment the benchmark starts in
+
+RECIPES = ["smb-gan", "smb-vae", "smb-diffusion", "smb-transformer"]
+
+
+def train(recipe: str, run_dir: Path, seconds: float, quick: bool) -> None:
+    import noisecraft
+
+    fit = getattr(noisecraft, "fit", None) or noisecraft.train
+    overrides = [f"train.max_seconds={seconds}", "train.tensorboard=false"]
+    if quick:
+        overrides += ["train.max_steps=100000", "train.sample_every=100000", "train.checkpoint_every=100000"]
+    state = run_dir / "checkpoints" / "last" / "trainer_state.json"
+    resume = state.is_file()
+    if resume and json.loads(state.read_text()).get("train_seconds", 0) >= seconds:
+        return  # trained to its budget already
+    if not resume:
+        shutil.rmtree(run_dir, ignore_errors=True)  # stopped before its first checkpoint: start again
+    fit(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
+
+
+def measure(recipe: str, run_dir: Path, num: int, width: int) -> dict:
+    import noisecraft
+    from noisecraft.evaluate.levels import evaluate_levels
+    from noisecraft.train.run import RunDir
+
+    run = RunDir(run_dir)
+    model = noisecraft.load(run_dir)
+    state = json.loads((run_dir / "checkpoints" / "last" / "trainer_state.json").read_text())
+    result = evaluate_levels(model, run.data_config(), num=num, width=width, seed=0)
+    return {"recipe": recipe, "family": model.family, "parameters": model.num_parameters(),
+            "train_steps": state.get("step"), "train_seconds": state.get("train_seconds", state.get("seconds")),
+            **result}
+
+
+def figure(entries: list[str], runs: Path, path: Path, width: int) -> None:
+    """Two levels of each family, drawn with the agent's path, one under the other."""
+    import noisecraft
+    from noisecraft.data.levels.render import render, render_grid
+    from noisecraft.models.levels import generate_levels
+
+    images = []
+    for recipe in entries:
+        model = noisecraft.load(runs / recipe)
+        for level in generate_levels(model, 2, width, seed=0):
+            images.append(render(level.rows, model.spec.level["game"], level.paths, tile=6))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_grid(images).save(path)
+
+
+def summary(records: list[dict]) -> str:
+    def one(r: dict) -> str:
+        m = r["metrics"]
+        return (f"{r['recipe']} playable {m['playable_share']:.0%}, novel {m['novelty']:.0%}, diversity "
+                f"{m['diversity']:.2f}, KL 2x2 {m['pattern_kl_2x2']:.2f} / 3x3 {m['pattern_kl_3x3']:.2f}, "
+                f"{m['seconds_per_level']:.2f} s/level")
+    corpus = records[0]["metrics"]
+    return ("; ".join(one(r) for r in records) + f" (corpus: playable {corpus['corpus_playable_share']:.0%}, "
+            f"held-out novel {corpus['corpus_novelty']:.0%}, KL 2x2 {corpus['corpus_pattern_kl_2x2']:.2f} / 3x3 "
+            f"{corpus['corpus_pattern_kl_3x3']:.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1800, help="training budget per family (CPU seconds of wall clock)")
+    parser.add_argument("--num", type=int, default=100, help="levels generated per family")
+    parser.add_argument("--width", type=int, default=150, help="columns per level")
+    parser.add_argument("--recipes", nargs="+", default=RECIPES)
+    parser.add_argument("--out", type=Path, default=Path("runs/game-levels"), help="where the training runs go")
+    parser.add_argument("--quick", action="store_true", help="toy sizes (-tiny recipes, 10 s, 4 levels of 40 columns), "
+                        "results under --out, never in benchmarks/results")
+    args = parser.parse_args()
+    recipes = [f"{r}-tiny" for r in args.recipes] if args.quick else args.recipes
+    if args.quick:
+        args.seconds, args.num, args.width = min(args.seconds, 10), min(args.num, 4), min(args.width, 40)
+    results = (args.out / "results") if args.quick else common.RESULTS / "game_levels"
+    records = []
+    for recipe in recipes:
+        path = results / f"{recipe}.json"
+        if not path.is_file():
+            started = time.perf_counter()
+            train(recipe, args.out / recipe, args.seconds, args.quick)
+            record = {**measure(recipe, args.out / recipe, args.num, args.width),
+                      "budget_seconds": args.seconds, "wall_seconds": time.perf_counter() - started}
+            if args.quick:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({**common.START, **record}, indent=2, default=float) + "\n")
+            else:
+                common.write_record(path, record)
+        records.append(json.loads(path.read_text()))
+        print(summary(records[-1:]), flush=True)
+    image = (args.out / "game-levels.png") if args.quick else (common.RESULTS / "game-levels.png") if common.DRAFT \
+        else common.HERE.parent / "docs" / "images" / "game-levels.png"
+    figure(recipes, args.out, image, args.width)
+    line = summary(records)
+    if args.quick:
+        (args.out / "game_levels.json").write_text(json.dumps({"summary": line, "entries": records}, indent=2) + "\n")
+        print(f"{line}\nwrote {args.out} and {image}")
+    else:
+        common.write_result("game_levels", {"entries": records, "figure": str(image.relative_to(common.HERE.parent))}, line)
+
+
+if __name__ == "__main__":
+    main()
