@@ -110,3 +110,19 @@ def test_datasets_show_shapes(capsys):
     assert run(["datasets", "show", "shapes"]) == 0
     out = capsys.readouterr().out
     assert "shapes-world" in out and "held-out" in out
+
+
+def test_the_studio_offers_prompt_and_negative_prompt_and_generates_with_them(folders):
+    from noisecraft.serve.service import Service, load_models
+    from noisecraft.serve.studio import build_studio
+
+    service = Service(load_models([f"shapes={folders['shapes']}"]))
+    try:
+        studio = build_studio(service)
+        ids = {getattr(block, "elem_id", None) for block in studio.blocks.values()}
+        assert {"prompt", "negative"} <= ids
+        result = service.run("shapes", 2, 4, "a big red circle", negative="a blue cross")  # what its button calls
+        assert len(result.images) == 2 and result.settings["prompt"] == "a big red circle"
+        assert result.settings["negative"] == "a blue cross"
+    finally:
+        service.close()
