@@ -98,7 +98,10 @@ def evaluate_one(args, label: str, recipe: str, rerank: int) -> dict[str, Any]:
         images = generate(model, args.fid_num, seed=0)
         record["fid_sampling_seconds_per_image"] = (time.perf_counter() - started) / args.fid_num
         info: dict[str, Any] = {}
-        scores = score_samples(images, RunDir(run_dir(args, recipe)).data_config(), "test", ["fid"], info, progress=False)
+        data = RunDir(run_dir(args, recipe)).data_config()
+        if args.quick:  # a toy reference too: Inception features of 32 test scenes
+            data = data.model_copy(update={"limit": 32})
+        scores = score_samples(images, data, "test", ["fid"], info, progress=False)
         record.update(fid=scores["metrics"]["fid"], fid_num=args.fid_num, fid_protocol=info)
     save(args, path, record)
     print(f"{label} (rerank {rerank}): {json.dumps(record['accuracy'])}", flush=True)
