@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m pip install "torch==2.13.0"
-python3 -m pip install -e ".[dev]"
+python3 -m pip install -e ".[dev,music]"
+# offline WAV rendering for music; --no-deps: it declares pyaudio (live playback only, needs PortAudio headers)
+python3 -m pip install --no-deps "tinysoundfont>=0.3"

@@ -20,7 +20,7 @@ from noisecraft.evaluate.evaluator import ClassifierExtractor
 from noisecraft.evaluate.metrics import fid
 from noisecraft.evaluate.reference import reference_features
 from noisecraft.sampling import generate
-from noisecraft.train.run import RunDir
+from noisecraft.utils.paths import RunDir
 
 
 def main() -> None:

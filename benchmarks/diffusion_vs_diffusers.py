@@ -45,7 +45,7 @@ SWEEP_METRICS = ["fid", "kid", "pr", "cfid", "classes"]
 
 # --- the two models ------------------------------------------------------------------------------------
 def recipe():
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
 
     return load_recipe(RECIPE)
 
@@ -163,7 +163,7 @@ def train(args) -> None:
     state = torch.load(THEIRS_DIR / "state.pt", weights_only=True)
     from dataclasses import asdict
 
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
     from noisecraft.train.checkpoint import read_loop_state
 
     ours_state = asdict(read_loop_state(RunDir(OURS_RUN).last_checkpoint))

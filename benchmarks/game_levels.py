@@ -42,7 +42,7 @@ def train(recipe: str, run_dir: Path, seconds: float, quick: bool) -> None:
 def measure(recipe: str, run_dir: Path, num: int, width: int) -> dict:
     import noisecraft
     from noisecraft.evaluate.levels import evaluate_levels
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
 
     run = RunDir(run_dir)
     model = noisecraft.load(run_dir)

@@ -14,7 +14,7 @@ PyTorch's example widths (ngf = ndf = 64). Samples are drawn in training mode (b
 paper's and PyTorch's code do).
 
 Ours is the `mnist-gan` recipe as shipped (hinge loss, spectral norm, two time-scale learning rates, EMA
-generator), trained by `noisecraft.train` with `train.max_seconds`.
+generator), trained by `noisecraft.fit` with `train.max_seconds`.
 
 Interleaved: the two take turns, a slice each (a resumed run continues exactly), so a noisy machine slows
 both alike. Each model's training, then its score, is one result file; a session may end anywhere and the
@@ -155,7 +155,7 @@ class DCGAN:
 # --- ours -----------------------------------------------------------------------------------------------------
 def our_seconds(run: Path) -> float:
     from noisecraft.train.checkpoint import read_loop_state
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
 
     state = read_loop_state(RunDir(run).last_checkpoint) if (run / "checkpoints").exists() else None
     return state.train_seconds if state else 0.0
@@ -165,13 +165,13 @@ def train_ours_until(seconds: float) -> None:
     import noisecraft
 
     run = WORK / "ours"
-    noisecraft.train(RECIPE, out=run, overrides=[f"train.max_seconds={seconds:g}", "train.max_steps=1000000000"],
+    noisecraft.fit(RECIPE, out=run, overrides=[f"train.max_seconds={seconds:g}", "train.max_steps=1000000000"],
                      resume=(run / "checkpoints" / "last").exists(), progress=False)
 
 
 # --- the run --------------------------------------------------------------------------------------------------
 def train_both(budget: float, slice_seconds: float) -> None:
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
     from noisecraft.data import build_dataset
 
     images = build_dataset(load_recipe(RECIPE).recipe.data, "train").images  # uint8 N x 1 x 28 x 28: the same data
@@ -191,7 +191,7 @@ def score(name: str, num: int, seed: int) -> None:
     path = OUT / f"{name}-n{num}.json"
     if path.exists():
         return
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
     from noisecraft.evaluate.evaluator import evaluate_run, score_samples
 
     t = time.perf_counter()
@@ -199,7 +199,7 @@ def score(name: str, num: int, seed: int) -> None:
         evaluation = evaluate_run(WORK / "ours", protocol="headline", num=num, seed=seed, metrics=",".join(METRICS),
                                   progress=True, write=False)
         from noisecraft.train.checkpoint import read_loop_state
-        from noisecraft.train.run import RunDir
+        from noisecraft.utils.paths import RunDir
 
         state = read_loop_state(RunDir(WORK / "ours").last_checkpoint)
         record = {"metrics": evaluation["metrics"], "protocol": evaluation["protocol"],

@@ -63,7 +63,7 @@ def run_entry(name: str, budget: float | None) -> Path:
     if not (run_dir / "model" / "config.json").exists() or not (clock.exists() and json.loads(clock.read_text())["done"]):
         spent = json.loads(clock.read_text())["seconds"] if clock.exists() else 0.0
         t = time.perf_counter()
-        noisecraft.train(recipe, out=run_dir, overrides=overrides, resume=(run_dir / "checkpoints" / "last").exists())
+        noisecraft.fit(recipe, out=run_dir, overrides=overrides, resume=(run_dir / "checkpoints" / "last").exists())
         spent += time.perf_counter() - t
         clock.write_text(json.dumps({"seconds": spent, "done": True}))
     train_seconds = json.loads(clock.read_text())["seconds"]

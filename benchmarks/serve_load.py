@@ -34,7 +34,7 @@ def make_model(recipe: str) -> Path:
     """The recipe's network with weights from torch.manual_seed(0), as a model folder."""
     import torch
 
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
     from noisecraft.data import build_dataset
     from noisecraft.models.registry import get_family
 

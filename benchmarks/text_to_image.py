@@ -28,7 +28,7 @@ import torch
 import noisecraft
 from noisecraft.data.shapes import prompt_text
 from noisecraft.evaluate.prompt_accuracy import CATEGORIES, prompt_accuracy, prompts_for
-from noisecraft.rerank import Reranked
+from noisecraft.models.rerank import Reranked
 
 MODELS = {"pixel diffusion": "shapes-diffusion", "latent diffusion": "shapes-latent-diffusion", "DALL-E style": "shapes-dalle"}
 AUX = {"scorer": "shapes-clip", "vqvae": "shapes-vqvae"}

@@ -84,7 +84,7 @@ def batches(tokens: np.ndarray, batch: int, block: int, count: int, seed: int) -
 def cmd_speed(args: argparse.Namespace) -> None:
     """Training steps (forward, backward, clip, AdamW) of both models at nanoGPT's CPU size, interleaved
     in rounds on the same batches; medians of the per-round step times."""
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
     from noisecraft.data import build_dataset
     from noisecraft.models.autoregressive import Transformer
 
@@ -196,7 +196,7 @@ def cmd_race(args: argparse.Namespace) -> None:
 
 
 def validation_split():
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
     from noisecraft.data import build_dataset
 
     return build_dataset(load_recipe(OUR_RECIPE, OUR_OVERRIDES).recipe.data, "test")
@@ -238,7 +238,7 @@ def cmd_kv(args: argparse.Namespace) -> None:
     """Seconds per generation step (one new token for each of `batch` sequences), with and without the KV
     cache, interleaved; the tokens drawn must be the same."""
     import noisecraft
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
     from noisecraft.data import build_dataset
     from noisecraft.models.autoregressive import Transformer
 

@@ -6,7 +6,7 @@
     cd benchmarks && ../.venv-pythae/bin/python vae_vs_pythae.py report
 
 speed: pythae's MNIST benchmark networks (`Encoder_Conv_VAE_MNIST` / `Decoder_Conv_AE_MNIST`, 16-d latent)
-trained by pythae's `BaseTrainer.train_step` and by our training loop (`noisecraft.train`, the family
+trained by pythae's `BaseTrainer.train_step` and by our training loop (`noisecraft.fit`, the family
 `pythae_nets:PythaeNetsVAE`: the same modules), batch 64, Adam lr 1e-4 (pythae's defaults), no EMA, the same
 images; rounds interleaved, both at the same thread count. Each side's time covers its whole loop (data
 loading included) after one warm-up round.
@@ -46,7 +46,7 @@ PYTHAE_README = {"learning_rate": 1e-3, "per_device_train_batch_size": 200, "opt
 
 
 def train_images() -> torch.Tensor:
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
     from noisecraft.data import build_dataset
 
     return build_dataset(load_recipe("mnist-vae").recipe.data, "train").images  # uint8 N x 1 x 28 x 28
@@ -73,7 +73,7 @@ def pythae_trainer(images: torch.Tensor, folder: Path, seed: int = 0, **training
 
 
 def our_recipe(steps: int) -> dict:
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
 
     data = load_recipe("mnist-vae").recipe.data.model_dump(exclude_none=True)
     return {"name": "pythae-nets-ours", "data": data, "model": {"family": FAMILY, "latent_dim": LATENT},
@@ -96,7 +96,7 @@ def speed(args) -> None:
         trainer.train_step(epoch=r + 1)
         theirs = args.steps * BATCH / (time.perf_counter() - t)
         run = WORK / f"speed-ours-{r}"
-        noisecraft.train(our_recipe(args.steps), out=run, progress=False)
+        noisecraft.fit(our_recipe(args.steps), out=run, progress=False)
         log = list(csvrows(run / "metrics.csv"))
         ours = float([row for row in log if row.get("images_per_s")][-1]["images_per_s"])  # one window: all steps
         if r:
@@ -141,7 +141,7 @@ def quality(args) -> None:
 
 def finished(run: Path, budget: float) -> bool:
     from noisecraft.train.checkpoint import read_loop_state
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
 
     state = read_loop_state(RunDir(run).last_checkpoint)
     return state is not None and state.train_seconds >= budget
@@ -214,7 +214,7 @@ def load_for_scoring(name: str):
 
 
 def test_bits() -> torch.Tensor:
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
     from noisecraft.data import build_dataset
     from noisecraft.evaluate.likelihood import binarize
 
@@ -238,7 +238,7 @@ def score(name: str, k: int, num: int) -> None:
     iwae_seconds = time.perf_counter() - t
     if name == "ours":
         from noisecraft.train.checkpoint import read_loop_state
-        from noisecraft.train.run import RunDir
+        from noisecraft.utils.paths import RunDir
 
         s = read_loop_state(RunDir(WORK / "quality-ours").last_checkpoint)
         trained = {"train_seconds": s.train_seconds, "train_steps": s.step, "train_images": s.examples_seen}

@@ -25,7 +25,7 @@ def tiny_overrides(**train) -> list[str]:
 
 @pytest.fixture
 def tiny():
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
 
     def make(*extra: str, **train):
         return load_recipe("mnist-vae-tiny", [*tiny_overrides(**train), *extra])

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from noisecraft.config import apply_overrides, builtin_recipes, load_recipe
+from noisecraft.config import apply_overrides, builtin_recipes
+from noisecraft.models.registry import load_recipe
 from noisecraft.errors import ConfigError
 
 

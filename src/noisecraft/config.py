@@ -2,7 +2,8 @@
 
 Every section is a pydantic model that forbids unknown keys, so a typo is an error naming the key path
 (`train.bacth_size`) and what is allowed, never a silently ignored setting. The `model` section is
-validated by the config class of the family it names (see `noisecraft.models.registry`).
+validated by the config class of the family it names: `noisecraft.models.registry.load_recipe`, so that
+this module, below every model, never imports one.
 """
 
 from __future__ import annotations
@@ -30,12 +31,38 @@ TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride"
 TEXT_DATASETS = ("tinyshakespeare", "text")
 LEVEL_DATA_KEYS = ("level_folder", "game", "window", "encoding", "pad_to")
 LEVEL_DATASETS = ("smb", "zelda", "level_folder")
+MUSIC_DATASETS = ("jsb-chorales", "bach-chorales", "music_folder")
+
+
+class MusicDataConfig(StrictModel):
+    """How music (jsb-chorales, bach-chorales, a folder of MIDI / MusicXML) is shaped for a model."""
+
+    representation: Literal["roll", "tokens"] = Field("roll", description="piano roll windows [voices, steps, pitches], "
+                                                      "or event tokens for a token model (data.block_size)")
+    resolution: Literal["quarter", "16th"] = Field("16th", description="steps of the grid; jsb-chorales at quarter "
+                                                   "are the published frames (pitch sets, no voices)")
+    voices: Literal["satb", "merged"] = Field("satb", description="four voices, or one roll of pitch sets "
+                                              "(DeepComposer's single piano roll)")
+    window: int = Field(64, ge=4, le=4096, description="roll: steps per training window")
+    stride: int | None = Field(None, ge=1, description="roll: steps between windows (default window / 2)")
+    transpose: int = Field(0, ge=0, le=12, description="train: shift each window by a random -N..N semitones")
+    low: int = Field(21, ge=0, le=127, description="roll: lowest pitch (MIDI; 21 = A0, the piano's lowest key)")
+    high: int = Field(108, ge=0, le=127, description="roll: highest pitch (108 = C8)")
+    folder: Path | None = Field(None, description="music_folder: a folder of .mid / .musicxml / .mxl files")
+    skip_bad_files: bool = Field(False, description="music_folder: skip unreadable files (counted in a warning)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MusicDataConfig":
+        if self.high <= self.low:
+            raise ValueError(f"data.music.high ({self.high}) must be above data.music.low ({self.low})")
+        return self
 
 
 class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
-    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "smb", "zelda", "level_folder", "shapes"] | None = Field(
+    dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "smb", "zelda", "level_folder",
+                     "jsb-chorales", "bach-chorales", "music_folder", "shapes"] | None = Field(
         None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
         "when image_folder / text_path is set"
     )
@@ -66,6 +93,7 @@ class DataConfig(StrictModel):
         "package", description="mnist, tinyshakespeare: the copy shipped in the package, or a download into cache_dir"
     )
     cache_dir: Path | None = Field(None, description="download and token cache (default $NOISECRAFT_CACHE or ~/.cache/noisecraft)")
+    music: MusicDataConfig = Field(default_factory=MusicDataConfig, description="music data sets: representation, grid, voices")
 
     @model_validator(mode="after")
     def _resolve_dataset(self) -> "DataConfig":
@@ -91,6 +119,10 @@ class DataConfig(StrictModel):
         level_keys = [k for k in LEVEL_DATA_KEYS if getattr(self, k) != type(self).model_fields[k].default]
         if level_keys:
             raise ValueError(f"data.{level_keys[0]} is for game levels; data.dataset {self.dataset!r} is not levels")
+        if self.dataset in MUSIC_DATASETS:
+            if self.dataset == "music_folder" and self.music.folder is None:
+                raise ValueError("data.dataset is music_folder but data.music.folder (a folder path) is missing")
+            return self
         text = self.dataset in TEXT_DATASETS
         # set to something other than the default (a run's config.yaml lists every key, defaults included)
         wrong = [k for k in (IMAGE_DATA_KEYS if text else TEXT_DATA_KEYS)
@@ -120,7 +152,8 @@ class DataConfig(StrictModel):
     def modality(self) -> str:
         if self.dataset in LEVEL_DATASETS:
             return "tokens" if self.encoding == "columns" else "image"
-        return "tokens" if self.dataset in TEXT_DATASETS else "image"
+        music_tokens = self.dataset in MUSIC_DATASETS and self.music.representation == "tokens"
+        return "tokens" if self.dataset in TEXT_DATASETS or music_tokens else "image"
 
 
 class TrainConfig(StrictModel):
@@ -272,10 +305,10 @@ class ResolvedRecipe(BaseModel):
         return out
 
 
-def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None = None) -> ResolvedRecipe:
-    """Read (a path, a built-in name or a dict), apply `--set` overrides, validate every section."""
-    from noisecraft.models.registry import get_family
-
+def parse_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None = None) -> tuple[Recipe, dict[str, Any], str]:
+    """Read (a path, a built-in name or a dict), apply `--set` overrides, validate every section but the
+    family's own: (recipe, raw model section, source). `noisecraft.models.registry.load_recipe` finishes the
+    job with the family's config class, so this module never imports the families."""
     if isinstance(recipe, dict):
         raw, source = copy.deepcopy(recipe), "recipe"
     else:
@@ -284,7 +317,17 @@ def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None
     raw = apply_overrides(raw, overrides or [])
     if not isinstance(raw.get("model"), dict) or "family" not in raw["model"]:
         raise ConfigError(f"{source}: model.family: missing (which family to train, e.g. vae)")
-    parsed = validate_section(Recipe, raw, source)
-    family = get_family(str(raw["model"]["family"]), allow_import=True)
-    model = validate_section(family.config_class, {**raw["model"], "family": family.family}, source, prefix="model")
-    return ResolvedRecipe(recipe=parsed, model=model, source=source)
+    return validate_section(Recipe, raw, source), raw["model"], source
+
+
+def __getattr__(name: str) -> Any:
+    """`noisecraft.config.load_recipe` moved to `noisecraft.models.registry` (which knows the families);
+    the old name works, with a DeprecationWarning, until the next release."""
+    if name == "load_recipe":
+        import importlib
+        import warnings
+
+        warnings.warn("noisecraft.config.load_recipe is deprecated: use noisecraft.models.registry.load_recipe",
+                      DeprecationWarning, stacklevel=2)
+        return importlib.import_module("noisecraft.models.registry").load_recipe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,7 +44,7 @@ def test_captions_from_each_layout(tmp_path, layout):
         assert data.captions[i] == CAPTIONS[file.name]
         assert data.tokenizer.decode(data[i]["caption"].tolist()) == CAPTIONS[file.name]
         assert data[i]["x"].shape == (3, 8, 8)
-    assert data.spec.caption_tokens == 6 and data.spec.tokenizer["type"] == "word"
+    assert data.spec.caption_tokens == 6 and data.spec.tokenizer["type"] == "caption"
 
 
 @pytest.mark.parametrize("rows,line,what", [

@@ -9,10 +9,13 @@ from noisecraft.errors import DataError
 
 
 def test_entries_are_json_and_locations_exist():
-    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder", "smb", "zelda", "level_folder", "shapes"}
+    music = {"jsb-chorales", "bach-chorales", "music_folder"}
+    levels = {"smb", "zelda", "level_folder"}
+    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder"} | music | levels | {"shapes"}
     for info in DATASETS.values():
         record = json.loads(json.dumps(info.to_dict()))
-        modality = "text" if info.name in ("tinyshakespeare", "text") else "levels" if info.name in ("smb", "zelda", "level_folder") else "image"
+        modality = "text" if info.name in ("tinyshakespeare", "text") else "levels" if info.name in levels else \
+            "music" if info.name in music else "image"
         assert record["name"] == info.name and record["modality"] == modality
     assert (DATASETS["mnist"].location / "train-images-idx3-ubyte.gz").is_file()
     assert DATASETS["digits"].location.name == "digits.csv.gz" and DATASETS["digits"].location.is_file()

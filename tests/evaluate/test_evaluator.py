@@ -128,7 +128,7 @@ def test_bad_suites_are_clear_errors(tmp_path: Path, capsys):
     assert cli(["bench", "no-such-suite"]) == 2
     assert "unknown suite 'no-such-suite'" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="entries.0.recipe|unknown recipe"):
-        from noisecraft.evaluate.bench import run_suite
+        from noisecraft.bench import run_suite
 
         suite.write_text(yaml.safe_dump({"name": "x", "budget": {"steps": 4}, "entries": [{"name": "a", "recipe": "nope"}]}))
         run_suite(suite, tmp_path / "b")

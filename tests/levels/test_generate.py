@@ -11,7 +11,8 @@ import torch
 
 import noisecraft
 from noisecraft.cli.main import run
-from noisecraft.config import DataConfig, load_recipe
+from noisecraft.config import DataConfig
+from noisecraft.models.registry import load_recipe
 from noisecraft.data import build_dataset
 from noisecraft.data.levels.agents import play
 from noisecraft.data.levels.tiles import GAMES, read_legend, read_level_file

@@ -71,7 +71,7 @@ def test_output_depends_on_the_noise_label():
 
 def test_output_depends_on_the_class_and_none_means_the_no_class_token():
     unet = randomise(make(num_classes=10))
-    assert unet.class_emb.num_embeddings == 11  # 10 classes + "no class"
+    assert unet.class_embed.num_embeddings == 11  # 10 classes + "no class"
     x = torch.randn(2, 1, 8, 8)
     t = noise_label(2)
     three, five = unet(x, t, torch.tensor([3, 3])), unet(x, t, torch.tensor([5, 5]))
@@ -83,7 +83,7 @@ def test_output_depends_on_the_class_and_none_means_the_no_class_token():
 
 def test_an_unconditional_net_has_no_class_embedding():
     unet = make()
-    assert unet.class_emb is None
+    assert unet.class_embed is None
 
 
 def test_attention_only_at_the_listed_resolutions():
@@ -155,5 +155,5 @@ def test_gradients_reach_the_cross_attention(text_unet):
         assert block.kv_cross.weight.grad is not None and block.kv_cross.weight.grad.abs().sum() > 0
         assert block.q_cross.weight.grad is not None and block.q_cross.weight.grad.abs().sum() > 0
     assert context.grad is not None and context.grad.abs().sum() > 0
-    assert text_unet.class_emb.weight.grad[[0, 1]].abs().sum() > 0
-    assert not text_unet.class_emb.weight.grad[[2, 3, 4]].any()  # unused classes get no gradient
+    assert text_unet.class_embed.weight.grad[[0, 1]].abs().sum() > 0
+    assert not text_unet.class_embed.weight.grad[[2, 3, 4]].any()  # unused classes get no gradient

@@ -116,9 +116,11 @@ def test_train_tokenizer_reads_an_iterator_of_chunks():
 
 
 def test_bad_kinds_and_broken_saved_forms_are_errors():
-    with pytest.raises(ConfigError, match="unknown tokenizer 'words'"):
-        train_tokenizer("words", ["abc"])
-    with pytest.raises(DataError, match="unknown saved tokenizer type 'words'"):
-        tokenizer_from_dict({"type": "words"})
+    with pytest.raises(ConfigError, match="unknown tokenizer 'wordpiece'"):
+        train_tokenizer("wordpiece", ["abc"])
+    with pytest.raises(DataError, match="unknown saved tokenizer type 'wordpiece'"):
+        tokenizer_from_dict({"type": "wordpiece"})
+    with pytest.raises(DataError, match="saved word tokenizer"):
+        tokenizer_from_dict({"type": "words", "words": ["a", "a"]})
     with pytest.raises(DataError, match="cannot read the saved BPE tokenizer"):
         tokenizer_from_dict({"type": "bpe", "tokenizer": {"model": "not a model"}})

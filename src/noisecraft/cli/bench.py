@@ -15,7 +15,7 @@ def bench(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Train every entry of a suite under the same budget, evaluate each the same way, write a leaderboard."""
-    from noisecraft.evaluate.bench import run_suite
+    from noisecraft.bench import run_suite
 
     folder = run_suite(suite, out, protocol=protocol, progress=not quiet)
     typer.echo((folder / "leaderboard.md").read_text())

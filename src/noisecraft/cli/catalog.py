@@ -38,7 +38,8 @@ def recipes_show(
     """Print a recipe (as shipped, or resolved with all defaults)."""
     import yaml
 
-    from noisecraft.config import load_recipe, resolve_recipe_path
+    from noisecraft.config import resolve_recipe_path
+    from noisecraft.models.registry import load_recipe
 
     path = resolve_recipe_path(name)
     if resolved:

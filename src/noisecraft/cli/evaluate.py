@@ -12,7 +12,7 @@ from rich.table import Table
 
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder (its config.yaml names the reference data)."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, prompt (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three); level models: levels, memorization (default: levels)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, prompt (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three); level models: levels, memorization (default: levels); models of music: nll, music (default: both)."),
     protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
     num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
     split: str = typer.Option("test", "--split", help="Reference split of the run's data."),
@@ -36,7 +36,8 @@ def evaluate(
                           nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet,
                           scorer=scorer, prompts=prompts)
     info = result["protocol"]
-    size = f"{info['num_samples']} samples" if "num_samples" in info else f"{info['tokens']:,} tokens of the {info['split']} split"
+    size = f"{info['num_samples']} samples" if "num_samples" in info else f"{info['tokens']:,} tokens of the {info['split']} split" \
+        if "tokens" in info else f"the {info['split']} split"
     table = Table("metric", "value", title=f"{run_dir} ({info['name']}, {size})")
     for name, value in result["metrics"].items():
         table.add_row(name, f"{value:.6g}" if isinstance(value, float) else str(value))

@@ -13,7 +13,7 @@ from noisecraft.errors import ConfigError
 
 
 def generate(
-    path: Path = typer.Argument(..., help="A run folder or a model folder of a token model (transformer, lstm)."),
+    path: Path = typer.Argument(..., help="A run folder or a model folder of a token model (transformer, lstm), or of any model of music."),
     prompt: str = typer.Argument("", help="Text to continue (default: the start token, a newline)."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=0, help="Tokens to generate (default: the model's)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, help="Sharpness: < 1 safer, > 1 wilder, 0 greedy."),
@@ -33,6 +33,15 @@ def generate(
     rerank: int = typer.Option(1, "--rerank", min=1, help="Images: draw K candidates per image, keep the one --scorer likes best."),
     scorer: Optional[Path] = typer.Option(None, "--scorer", help="Images: a CLIP-style scorer run (shapes-clip) for --rerank and scores."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Images: sampling steps, for families that take them."),
+    melody: Optional[Path] = typer.Option(None, "--melody", help="Music: harmonize this melody (.mid / .musicxml), kept note for note as the soprano."),
+    inpaint: Optional[Path] = typer.Option(None, "--inpaint", help="Music: redraw --voices and/or --bars of this piece, keep the rest."),
+    voices: Optional[str] = typer.Option(None, "--voices", help="Music, with --inpaint: voices to redraw, e.g. alto,tenor (or 2,3)."),
+    bars: Optional[str] = typer.Option(None, "--bars", help="Music: bars to compose (default 8) or to add after --prompt-file (default 4); with --inpaint a range A-B."),
+    prompt_file: Optional[Path] = typer.Option(None, "--prompt-file", help="Music: continue this piece (.mid / .musicxml)."),
+    formats: Optional[str] = typer.Option(None, "--formats", help="Music: files to write beside --out (default mid,musicxml,png,wav)."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="Music roll models: flip (add/remove notes) or gibbs."),
+    passes: Optional[float] = typer.Option(None, "--passes", min=0.0, help="Music roll models: how long to sample."),
+    change_share: Optional[float] = typer.Option(None, "--change-share", min=0.0, max=1.0, help="Music, flip sampler: share of the starting notes it may remove."),
 ) -> None:
     """Continue a prompt with a token model, streaming the text to the terminal as it is generated; or draw
     the images a prompt describes with a text-to-image model."""
@@ -48,6 +57,17 @@ def generate(
         return generate_level_files(model, num=num, width=width, seed=seed, out=out, playable=playable,
                                     max_tries=max_tries, options={"max_tokens": max_tokens, "temperature": temperature,
                                     "top_k": top_k, "top_p": top_p, "repetition_penalty": repetition_penalty})
+    from noisecraft.compose import music_layout
+
+    if music_layout(model) is not None:  # music: its own tasks and files (cli/music.py)
+        from noisecraft.cli.music import generate_music
+
+        roll = music_layout(model)["kind"] == "music-roll"
+        options = {"temperature": temperature, "sampler": sampler, "passes": passes, "change_share": change_share} if roll \
+            else {"temperature": temperature, "top_k": top_k, "top_p": top_p, "max_tokens": max_tokens}
+        generate_music(model, melody=melody, inpaint=inpaint, prompt_file=prompt_file, voices=voices, bars=bars,
+                       num=num, seed=seed, out=out, formats=formats, options=options)
+        return
     if model.modality == "image":
         from noisecraft.cli.generate_images import generate_images
 

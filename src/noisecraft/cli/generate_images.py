@@ -36,7 +36,7 @@ def condition_of(model: GenerativeModel, prompt: str) -> Any:
 def generate_images(model: GenerativeModel, path: Path, prompt: str, *, num: int, seed: int, out: Path | None,
                     rerank: int, scorer_path: Path | None, options: dict[str, Any]) -> None:
     import noisecraft
-    from noisecraft.rerank import generate_reranked
+    from noisecraft.models.rerank import generate_reranked
     from noisecraft.sampling import check_options
     from noisecraft.utils.images import png_bytes
 

@@ -80,7 +80,7 @@ def reconstruction_pairs(model, path: Path, num: int):
     import torch
 
     from noisecraft.data import build_dataset
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
 
     if not hasattr(model, "reconstruct"):
         raise ConfigError(f"--reconstruct: the {model.family} family has no encoder to reconstruct with")

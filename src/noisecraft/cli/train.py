@@ -23,8 +23,8 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Train a model from a recipe; writes a run folder with checkpoints, samples, logs and model/."""
-    from noisecraft.config import load_recipe
-    from noisecraft.train.run import default_run_dir, latest_run_dir
+    from noisecraft.models.registry import load_recipe
+    from noisecraft.utils.paths import default_run_dir, latest_run_dir
 
     if max_steps is not None:
         overrides = [*overrides, f"train.max_steps={max_steps}"]

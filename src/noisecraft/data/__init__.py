@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from noisecraft.config import MUSIC_DATASETS
 from noisecraft.data.base import DataSpec, ImageDataset
 from noisecraft.data.catalog import DATASETS, DatasetInfo, get_dataset_info
 from noisecraft.data.digits import load_digits
@@ -47,6 +48,10 @@ def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
         from noisecraft.data.levels.dataset import load_level_dataset
 
         return load_level_dataset(cfg, split, tokenizer)
+    if cfg.dataset in MUSIC_DATASETS:
+        from noisecraft.data.music_data import build_music_dataset
+
+        return build_music_dataset(cfg, split, tokenizer)
     if cfg.modality == "tokens":
         return load_text_dataset(cfg, split, tokenizer)
     if cfg.dataset == "shapes" or cfg.captions:

@@ -31,6 +31,8 @@ class DataSpec(BaseModel):
     caption_tokens: int | None = None
     # game levels only (image or token encoding): game, tiles, window, padding; see data/levels/dataset.py
     level: dict[str, Any] | None = None
+    # grids that are not pictures (music rolls): what the axes mean, for the code that decodes samples
+    layout: dict[str, Any] | None = None
 
 
 class ImageDataset(Dataset):

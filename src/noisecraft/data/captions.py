@@ -5,7 +5,7 @@ A folder's captions come from `captions.jsonl` ({"file": ..., "caption": ...} pe
 empty caption, or a row naming no file, is an error naming the file and line; with `data.skip_bad_files`
 such rows and images are skipped and counted instead.
 
-Captions become word tokens (`WordTokenizer`), <start> first and padded to `caption_tokens`: a batch is
+Captions become word tokens (`CaptionTokenizer`), <start> first and padded to `caption_tokens`: a batch is
 {"x": image, "caption": ids [caption_tokens]}. The tokenizer travels in the data spec, so the model folder
 keeps it, as the text models' do.
 """
@@ -23,7 +23,7 @@ import torch
 from noisecraft.data.base import DataSpec, ImageDataset
 from noisecraft.data.image_folder import load_image_folder
 from noisecraft.errors import DataError
-from noisecraft.text.tokenizers import WordTokenizer
+from noisecraft.text.tokenizers import CaptionTokenizer
 
 CAPTION_FILES = ("captions.jsonl", "captions.csv")
 
@@ -31,7 +31,7 @@ CAPTION_FILES = ("captions.jsonl", "captions.csv")
 class CaptionedImageDataset(ImageDataset):
     """An `ImageDataset` whose items also carry their caption's token ids."""
 
-    def __init__(self, images: torch.Tensor, captions: list[str], tokenizer: WordTokenizer, caption_tokens: int,
+    def __init__(self, images: torch.Tensor, captions: list[str], tokenizer: CaptionTokenizer, caption_tokens: int,
                  name: str = "captioned images") -> None:
         super().__init__(images, None, None, name)
         if len(captions) != len(images):
@@ -62,11 +62,11 @@ def load_shapes(split: Literal["train", "test"], *, num: int | None = None, imag
     num = num or (20000 if split == "train" else 2000)
     scenes = make_scenes(num, split, seed)
     images = torch.from_numpy(np.stack([render(s.things, image_size or 64) for s in scenes]))
-    return CaptionedImageDataset(images, [s.caption for s in scenes], WordTokenizer(vocabulary()), caption_tokens,
+    return CaptionedImageDataset(images, [s.caption for s in scenes], CaptionTokenizer(vocabulary()), caption_tokens,
                                  "shapes")
 
 
-def load_captioned_folder(root: Path, *, split: Literal["train", "test"] = "train", tokenizer: WordTokenizer | None = None,
+def load_captioned_folder(root: Path, *, split: Literal["train", "test"] = "train", tokenizer: CaptionTokenizer | None = None,
                           caption_tokens: int = 32, skip_bad_files: bool = False, **image_options) -> CaptionedImageDataset:
     """A folder of images with captions (see the module docstring); the tokenizer is trained on the captions
     unless given (a trained model's)."""
@@ -79,7 +79,7 @@ def load_captioned_folder(root: Path, *, split: Literal["train", "test"] = "trai
     if not keep:
         raise DataError(f"{root}: no image of the {split} split has a caption")
     texts = [captions[data.files[i]] for i in keep]
-    tokenizer = tokenizer or WordTokenizer.train(texts)
+    tokenizer = tokenizer or CaptionTokenizer.train(texts)
     dataset = CaptionedImageDataset(data.images[keep], texts, tokenizer, caption_tokens, root.name)
     dataset.files = [data.files[i] for i in keep]
     return dataset

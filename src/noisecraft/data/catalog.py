@@ -142,6 +142,13 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+def _shared(name: str) -> Path | None:
+    from noisecraft.utils.paths import shared_datasets_dir
+
+    folder = shared_datasets_dir() / name
+    return folder if folder.is_dir() else None
+
+
 def _vglc(folder: str) -> Path | None:
     from noisecraft.utils.paths import shared_datasets_dir
 
@@ -174,6 +181,47 @@ for _info in (
         description="any folder of level .txt files in a game's corpus format (data.game: smb or zelda); an unknown "
         "tile is an error naming the file, line and column",
         source="your own files", recipe="data: {level_folder: PATH, game: smb}", citation="yours"),
+):
+    DATASETS[_info.name] = _info
+
+
+for _info in (  # music: after the others, so their order (and listing) stays as it was
+    DatasetInfo(
+        name="jsb-chorales",
+        description="382 Bach chorales, the standard split of Boulanger-Lewandowski et al. (2012): quarter-note "
+        "frames (pitch sets, data.music.resolution: quarter; the published frame-NLL data) or 16th-note SATB "
+        "voices (resolution: 16th, Coconet's); as piano rolls or event tokens (data.music.representation)",
+        shape=None,
+        splits={"train": 229, "valid": 76, "test": 77},
+        source="../shared/datasets/jsb-chorales beside the checkout ($NOISECRAFT_SHARED_DATASETS); not in the package",
+        recipe="data: {dataset: jsb-chorales, music: {resolution: 16th, voices: satb, window: 64}}",
+        citation="J. S. Bach (public domain); encodings: czhuang/JSB-Chorales-dataset; split: N. Boulanger-"
+        "Lewandowski, Y. Bengio, P. Vincent, ICML 2012",
+        locate=lambda: _shared("jsb-chorales"),
+        modality="music",
+    ),
+    DatasetInfo(
+        name="bach-chorales",
+        description="the Bach chorales bundled with music21 (MusicXML: durations, ties, fermatas), 16th-note SATB, "
+        "split as the JSB items they match (music21-match.json); parsed once, cached under cache_dir/music",
+        shape=None,
+        splits=None,
+        source="the music21 package (offline); the split from ../shared/datasets/jsb-chorales/music21-match.json",
+        recipe="data: {dataset: bach-chorales}",
+        citation="J. S. Bach (public domain); music21 corpus (BSD licence)",
+        modality="music",
+    ),
+    DatasetInfo(
+        name="music_folder",
+        description="any folder of MIDI / MusicXML files (.mid .midi .musicxml .xml .mxl), searched recursively; 4 "
+        "tracks/parts = SATB; a broken file is an error naming it (data.music.skip_bad_files: skip and count)",
+        shape=None,
+        splits=None,
+        source="your own files",
+        recipe="data: {dataset: music_folder, music: {folder: PATH}}",
+        citation="yours: check the licence of your music",
+        modality="music",
+    ),
 ):
     DATASETS[_info.name] = _info
 

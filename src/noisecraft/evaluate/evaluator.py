@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-import noisecraft
+from noisecraft.config import MUSIC_DATASETS
 from noisecraft.data import build_dataset
 from noisecraft.data.download import file_digest
 from noisecraft.errors import CheckpointError, ConfigError, SamplingError
@@ -25,8 +25,10 @@ from noisecraft.evaluate import metrics as M
 from noisecraft.evaluate.inception import InceptionFeatures
 from noisecraft.evaluate.likelihood import likelihood_report
 from noisecraft.evaluate.reference import reference_features
+from noisecraft.models.base import GenerativeModel
 from noisecraft.sampling import check_options, generate
-from noisecraft.train.run import RunDir
+from noisecraft.utils.paths import RunDir, model_dir_of
+from noisecraft.utils.version import __version__
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "headline": {"num": 10000, "metrics": ["fid", "kid", "pr"]},
@@ -42,6 +44,7 @@ METRICS = {
     "loss": "token models: validation loss, nats per token",
     "bpc": "token models: bits per character of the validation text",
     "perplexity": "token models: exp(loss)",
+    "music": "models of music: harmonization accuracy and music statistics vs Bach's (with nll: frame NLL)",
     "prompt": "shapes world: prompt accuracy per GenEval category, seen and held-out pairs (plus clip_score with --scorer)",
 }
 TOKEN_METRICS = {"loss": "loss_nats_per_token", "bpc": "bits_per_character", "perplexity": "perplexity"}
@@ -81,13 +84,19 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     if not run.is_run():
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")
     data = run.data_config()
-    model = noisecraft.load(run.root)
+    model = GenerativeModel.from_pretrained(model_dir_of(run.root))
     if model.spec.level is not None:  # game levels: playability, novelty, diversity, pattern KL (evaluate/levels.py)
         from noisecraft.evaluate.levels import evaluate_levels, parse_level_metrics
 
         result = evaluate_levels(model, data, num=num or 32, seed=seed, metrics_chosen=tuple(parse_level_metrics(metrics)),
                                  sample_options=check_options(model, sample_options or {}))
         return finish(run, model, result.pop("protocol"), result, write)
+    if data.dataset in MUSIC_DATASETS:  # its own metrics: evaluate/music.py
+        from noisecraft.evaluate.music import evaluate_music
+
+        result = evaluate_music(model, data, metrics, split=split, num=num, seed=seed, nll_num=nll_num,
+                                progress=progress, sample_options=sample_options)
+        return finish(run, model, {"name": "music", "split": split, "seed": seed, "dataset": data.dataset}, result, write)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
     if model.modality == "tokens":
         return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write)
@@ -146,7 +155,7 @@ def evaluate_token_run(run: RunDir, model, data, chosen: list[str], *, split: st
 def finish(run: RunDir, model, protocol_info: dict[str, Any], result: dict[str, Any], write: bool) -> dict[str, Any]:
     """The metrics.json record: what was measured, on what, by which version, when."""
     result = {"run": str(run.root), "model": {"family": model.family, "parameters": model.num_parameters()},
-              "protocol": protocol_info, **result, "noisecraft_version": noisecraft.__version__,
+              "protocol": protocol_info, **result, "noisecraft_version": __version__,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if write:
         (run.root / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")

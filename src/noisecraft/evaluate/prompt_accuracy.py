@@ -13,6 +13,7 @@ Categories (each over its own seeded prompts, for "seen" pairs and for held-out 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,14 +90,14 @@ def prompt_metrics(model: GenerativeModel, data, *, scorer=None, prompts: int = 
                    options: dict[str, Any] | None = None) -> dict[str, Any]:
     """`prompt_accuracy` for `noisecraft evaluate --metrics prompt`: flat metric names (prompt_colour_held_out,
     ..., clip_score) and what they were measured on."""
-    import noisecraft
     from noisecraft.errors import ConfigError
+    from noisecraft.utils.paths import model_dir_of
 
     if data.dataset != "shapes":
         raise ConfigError(f"--metrics prompt: reads shapes-world images; this run's data is {data.dataset}")
     if model.condition_kind != "prompt":
         raise ConfigError(f"--metrics prompt: the {model.family} model in this run does not read prompts")
-    loaded = noisecraft.load(scorer) if scorer is not None else None
+    loaded = GenerativeModel.from_pretrained(model_dir_of(Path(scorer))) if scorer is not None else None
     if loaded is not None and not hasattr(loaded, "score"):
         raise ConfigError(f"--scorer: {scorer} holds a {loaded.family} model, not a text-image scorer (clip)")
     report = prompt_accuracy(model, prompts=prompts, seed=seed, scorer=loaded, **(options or {}))

@@ -30,6 +30,9 @@ from torch import nn
 from noisecraft.config import StrictModel
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import CheckpointError, ConfigError
+from noisecraft.models.conditioning import class_labels
+from noisecraft.models.registry import get_family
+from noisecraft.utils.version import __version__
 
 if TYPE_CHECKING:
     from noisecraft.models.options import OptionSpec
@@ -61,6 +64,8 @@ class GenerativeModel(nn.Module):
     sample_options: ClassVar[tuple[str, ...]] = ()
     # Options of this family's own, or narrower than the shared table in models/options.py (e.g. choices).
     option_specs: ClassVar[dict[str, "OptionSpec"]] = {}
+    # The classes a class-conditional model draws from; None (the one marker for "no class") when unconditional.
+    num_classes: int | None = None
 
     def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
         super().__init__()
@@ -69,6 +74,29 @@ class GenerativeModel(nn.Module):
                               f"{spec.modality}: choose a family for {spec.modality} data, or other data")
         self.config = config
         self.spec = spec
+
+    # --- the conditioning contract (families with `model.conditional`) ------------------------------
+    def init_conditioning(self, conditional: bool) -> int | None:
+        """A conditional model needs labelled data; sets and returns `num_classes` (None: unconditional)."""
+        if conditional and not self.spec.num_classes:
+            raise ConfigError("model.conditional: the data has no labels (image_folder: set data.labels: true)")
+        self.num_classes = self.spec.num_classes if conditional else None
+        return self.num_classes
+
+    def require_labels(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        """The labels a conditional model is given (a batch's `y`, a likelihood's); None when unconditional."""
+        if self.num_classes is None:
+            return None
+        if labels is None:
+            raise ConfigError(f"this {self.family} model is class-conditional and was given no labels: its batches "
+                              "and samples need them")
+        return labels
+
+    def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
+        """n labels on the model's device from a condition as `--class` takes it: None (classes 0, 1, 2, ...
+        in turn), an index, a class name, or n labels; None for an unconditional model (which refuses one)."""
+        labels = class_labels(condition, n, self.num_classes, self.spec.class_names)
+        return labels.to(self.device) if labels is not None else None
 
     # --- training -----------------------------------------------------------------------------------
     def optimizer_groups(self) -> dict[str, Iterable[nn.Parameter]]:
@@ -91,7 +119,7 @@ class GenerativeModel(nn.Module):
             return None
         if self.modality == "tokens":
             return "prompt"
-        return "class" if getattr(self, "num_classes", 0) else None
+        return "class" if self.num_classes else None
 
     def describe_options(self) -> dict[str, dict[str, Any]]:
         """The options `sample` takes as JSON schema, with this model's defaults (for the server and studio)."""
@@ -131,8 +159,6 @@ class GenerativeModel(nn.Module):
     # --- model folder --------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write `config.json` + `model.safetensors` atomically (a temp folder renamed into place)."""
-        from noisecraft import __version__
-
         directory = Path(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
@@ -153,8 +179,6 @@ class GenerativeModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "GenerativeModel":
         """Build the model a folder describes; called on the base class it picks the family from config.json."""
-        from noisecraft.models.registry import get_family
-
         directory = Path(directory)
         meta = read_model_config(directory)
         family = get_family(meta["family"]) if cls is GenerativeModel else cls

@@ -11,16 +11,16 @@ import torch
 
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
-from noisecraft.text.tokenizers import WordTokenizer, tokenizer_from_dict
+from noisecraft.text.tokenizers import CaptionTokenizer, tokenizer_from_dict
 
 
-def caption_tokenizer(spec: DataSpec) -> WordTokenizer:
+def caption_tokenizer(spec: DataSpec) -> CaptionTokenizer:
     if spec.tokenizer is None or not spec.caption_tokens:
         raise ConfigError("this model reads captions, but its data spec has no caption tokenizer "
                           "(train it on captioned data: dataset: shapes, or an image folder with data.captions: true)")
     tokenizer = tokenizer_from_dict(spec.tokenizer)
-    if not isinstance(tokenizer, WordTokenizer):
-        raise ConfigError(f"captions need a word tokenizer, the spec holds a {tokenizer.kind} one")
+    if not isinstance(tokenizer, CaptionTokenizer):
+        raise ConfigError(f"captions need a caption tokenizer, the spec holds a {tokenizer.kind} one")
     return tokenizer
 
 
@@ -53,5 +53,5 @@ def empty_captions(like: torch.Tensor) -> torch.Tensor:
     """The empty caption (<start>, then padding) in the shape of caption ids `like`: "no caption", for
     caption dropout and classifier-free guidance."""
     empty = torch.zeros_like(like)
-    empty[:, 0] = WordTokenizer.START
+    empty[:, 0] = CaptionTokenizer.START
     return empty

@@ -1,11 +1,18 @@
-"""Model families by name. Built-in families are imported only when first asked for."""
+"""Model families by name (built-in ones imported only when first asked for), and recipes resolved against
+them: the model section is validated here, by its family's config class."""
 
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from noisecraft.config import ResolvedRecipe, parse_recipe, validate_section
 from noisecraft.errors import ConfigError
-from noisecraft.models.base import GenerativeModel
+
+if TYPE_CHECKING:  # base.py looks families up here (from_pretrained), so this module does not import it
+    from noisecraft.models.base import GenerativeModel
 
 # family name -> module that defines (and registers) it
 BUILTIN_FAMILIES = {
@@ -18,6 +25,7 @@ BUILTIN_FAMILIES = {
     "flow": "noisecraft.models.flow",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
+    "arcnn": "noisecraft.models.arcnn",
     "clip": "noisecraft.models.clip",
     "dalle": "noisecraft.models.autoregressive",
 }
@@ -51,10 +59,20 @@ def _import_family(path: str) -> type[GenerativeModel]:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as e:
         raise ConfigError(f"model.family: cannot import {path!r}: {e}") from None
-    if not (isinstance(cls, type) and issubclass(cls, GenerativeModel)):
+    base = sys.modules.get("noisecraft.models.base")  # imported by any subclass of GenerativeModel
+    if base is None or not (isinstance(cls, type) and issubclass(cls, base.GenerativeModel)):
         raise ConfigError(f"model.family: {path!r} is not a GenerativeModel subclass")
     return register(cls)
 
 
 def family_names() -> list[str]:
     return sorted(set(_FAMILIES) | set(BUILTIN_FAMILIES))
+
+
+def load_recipe(recipe: str | Path | dict[str, Any], overrides: list[str] | None = None) -> ResolvedRecipe:
+    """Read (a path, a built-in name or a dict), apply `--set` overrides, validate every section: the
+    model section by the config class of the family it names."""
+    parsed, raw_model, source = parse_recipe(recipe, overrides)
+    family = get_family(str(raw_model["family"]), allow_import=True)
+    model = validate_section(family.config_class, {**raw_model, "family": family.family}, source, prefix="model")
+    return ResolvedRecipe(recipe=parsed, model=model, source=source)

@@ -14,7 +14,7 @@ from torch import nn
 
 from noisecraft.config import StrictModel
 
-PAD = 0  # WordTokenizer.PAD
+PAD = 0  # CaptionTokenizer.PAD
 
 
 class TextEncoderConfig(StrictModel):

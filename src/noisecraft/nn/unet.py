@@ -103,6 +103,16 @@ class Level(nn.Module):
         )
 
 
+RENAMED_WEIGHTS = {"class_emb.weight": "class_embed.weight"}  # 0.1 name -> the name every family uses
+
+
+def _renamed_weights(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """Model folders and checkpoints saved by 0.1 name the class embedding `class_emb`: still load them."""
+    for old, new in RENAMED_WEIGHTS.items():
+        if prefix + old in state_dict and prefix + new not in state_dict:
+            state_dict[prefix + new] = state_dict.pop(prefix + old)
+
+
 class UNet(nn.Module):
     """Predicts a tensor shaped like `x` from a noisy `x`, a noise label per example, optional class labels
     (index `num_classes` = "no class", for classifier-free guidance) and optional context tokens."""
@@ -114,7 +124,8 @@ class UNet(nn.Module):
         emb_dim = 4 * channels[0]
         self.base = channels[0]
         self.noise_mlp = nn.Sequential(nn.Linear(channels[0], emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-        self.class_emb = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
+        self.class_embed = nn.Embedding(num_classes + 1, emb_dim) if num_classes else None
+        self.register_load_state_dict_pre_hook(_renamed_weights)
         self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
 
         # Encoder: per level `res_blocks` blocks, then a stride-2 conv (not after the last level).
@@ -149,10 +160,10 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor, noise_label: torch.Tensor, class_labels: torch.Tensor | None = None,
                 context: torch.Tensor | None = None, context_mask: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.noise_mlp(sinusoidal_embedding(noise_label, self.base))
-        if self.class_emb is not None:
+        if self.class_embed is not None:
             if class_labels is None:  # unconditional use of a conditional net: the "no class" token
-                class_labels = torch.full((len(x),), self.class_emb.num_embeddings - 1, device=x.device)
-            emb = emb + self.class_emb(class_labels)
+                class_labels = torch.full((len(x),), self.class_embed.num_embeddings - 1, device=x.device)
+            emb = emb + self.class_embed(class_labels)
         emb = F.silu(emb)
 
         def run(level: Level, h: torch.Tensor, skips: list[torch.Tensor] | None = None, keep: list | None = None):

@@ -3,6 +3,8 @@
     GET  /v1/models    every served model: name, family, modality, what it takes and its limits
     POST /v1/generate  {"model": NAME, "num": N, "seed": S, ...options} -> {"seed": S, "images": [base64 PNG]}
                        (or "texts" for token models)
+    POST /v1/music     models of music: {"model", "melody": base64 MIDI/MusicXML} -> MIDI, MusicXML, PNG, WAV
+                       (serve/music_api.py)
     GET  /healthz      {"status": "ok"}
 
 Errors are JSON `{"detail": ...}`: 400 for a body that is not UTF-8 JSON, 401 without the token, 404 for an
@@ -172,6 +174,10 @@ def create_app(service: Service, token: str | None = None, studio: bool = True) 
         except asyncio.TimeoutError:
             raise GenerationTimeout(f"generation took longer than the server's limit of {service.timeout:g} s") from None
         return (await asyncio.to_thread(service.finish, job, result)).to_json()
+
+    from noisecraft.serve.music_api import add_music_routes
+
+    add_music_routes(app, service)  # POST /v1/music: harmonize a base64 melody, or compose
 
     if studio:
         import gradio as gr

@@ -135,6 +135,9 @@ def build_studio(service: Service) -> gr.Blocks:
         go.click(run, [model, klass, prompt, num, seed, *controls.values(), more, history_state],
                  [gallery, texts, files, settings, history_state, history], concurrency_limit=None,
                  api_visibility="private")
+        from noisecraft.serve.music_studio import add_music_panel
+
+        add_music_panel(service, outputs_dir)  # models of music: upload a melody, see and hear the result
     studio.noisecraft_outputs = outputs_dir
     return studio
 

@@ -1,8 +1,10 @@
 """Tokenizers: text <-> token ids, saved with the model as plain JSON (no code, no pickles).
 
 - `char`: one token per character of the corpus (sorted), nanoGPT's shakespeare_char vocabulary;
+- `caption`: the words of text-to-image captions (closed vocabulary, unknown words -> <unk>);
 - `bpe`: byte-level BPE trained on the corpus with Hugging Face `tokenizers` (any text encodes);
-- `word`: one token per lower-case word of the captions (text-to-image captions: short, closed vocabulary).
+- `words`: a fixed vocabulary of whitespace-separated words (event streams such as music; the data
+  loader that made it describes them in `meta`, which no model reads).
 
 A model never sees text: its data spec carries `tokenizer.to_dict()`, and `tokenizer_from_dict` rebuilds it
 to encode prompts and decode samples.
@@ -18,7 +20,7 @@ import numpy as np
 
 from noisecraft.errors import ConfigError, DataError
 
-TOKENIZERS = ("char", "bpe", "word")
+TOKENIZERS = ("char", "bpe")  # trained on a corpus; "words" (a fixed list) is made by the data that uses it
 
 
 class Tokenizer(Protocol):
@@ -119,10 +121,42 @@ class BPETokenizer:
 
 
 class WordTokenizer:
-    """Lower-case words split on spaces; unknown words map to <unk>. Ids 0, 1, 2 are <pad>, <unk> and <start>
-    (what a caption encoder reads first, so an empty caption still has one token to attend to)."""
+    """A fixed list of words; text is words separated by whitespace, and an unknown word is an error."""
 
-    kind = "word"
+    kind = "words"
+
+    def __init__(self, words: Sequence[str], meta: dict[str, Any] | None = None) -> None:
+        if len(set(words)) != len(words) or any(not w or w.split() != [w] for w in words):
+            raise ValueError("a word vocabulary is a list of distinct words without whitespace")
+        self.words, self.meta = list(words), dict(meta or {})
+        self._index = {w: i for i, w in enumerate(self.words)}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        try:
+            return [self._index[w] for w in text.split()]
+        except KeyError as e:
+            raise ConfigError(f"text has a word the vocabulary lacks: {e.args[0]!r}") from None
+
+    def encode_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.int64)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.words[int(i)] + " " for i in ids)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "words", "words": self.words, "meta": self.meta}
+
+
+class CaptionTokenizer:
+    """Caption words for text-to-image models: lower-case words split on spaces, unknown words -> <unk>.
+    Ids 0, 1, 2 are <pad>, <unk> and <start> (what a caption encoder reads first, so an empty caption
+    still has one token to attend to)."""
+
+    kind = "caption"
     SPECIAL = ("<pad>", "<unk>", "<start>")
     PAD, UNK, START = 0, 1, 2
 
@@ -131,7 +165,7 @@ class WordTokenizer:
         self._index = {w: i for i, w in enumerate(self.words)}
 
     @classmethod
-    def train(cls, texts: Iterable[str]) -> "WordTokenizer":
+    def train(cls, texts: Iterable[str]) -> "CaptionTokenizer":
         return cls(sorted({w for text in texts for w in text.lower().split()}))
 
     @property
@@ -153,7 +187,7 @@ class WordTokenizer:
         return " ".join(self.words[int(i)] for i in ids if int(i) >= len(self.SPECIAL))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "word", "words": self.words[len(self.SPECIAL) :]}
+        return {"type": "caption", "words": self.words[len(self.SPECIAL) :]}
 
 
 def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 512) -> Tokenizer:
@@ -168,8 +202,6 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
     kind = data.get("type")
     if kind == "char":
         return CharTokenizer(list(data["chars"]))
-    if kind == "word":
-        return WordTokenizer(list(data["words"]))
     if kind == "bpe":
         from tokenizers import Tokenizer as HFTokenizer
 
@@ -177,8 +209,15 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
             return BPETokenizer(HFTokenizer.from_str(json.dumps(data["tokenizer"])))
         except Exception as e:  # tokenizers raises its own exception type for a malformed file
             raise DataError(f"cannot read the saved BPE tokenizer: {e}") from None
+    if kind == "caption":
+        return CaptionTokenizer(list(data["words"]))
+    if kind == "words":
+        try:
+            return WordTokenizer(data["words"], data.get("meta"))
+        except (KeyError, TypeError, ValueError) as e:
+            raise DataError(f"cannot read the saved word tokenizer: {e}") from None
     if kind == "columns":  # tile grids, one token per column (game levels)
         from noisecraft.text.columns import ColumnTokenizer
 
         return ColumnTokenizer(data["columns"])
-    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, columns)")
+    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words, columns, caption)")

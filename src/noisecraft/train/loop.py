@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +24,33 @@ from accelerate import Accelerator, DataLoaderConfiguration, DistributedDataPara
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from ema_pytorch import EMA
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from noisecraft.config import ResolvedRecipe, TrainConfig
+from noisecraft.config import DataConfig, ResolvedRecipe, TrainConfig
 from noisecraft.data import build_dataset
+from noisecraft.data.base import DataSpec
 from noisecraft.errors import CheckpointError, ConfigError, TrainingDiverged
 from noisecraft.models.base import GenerativeModel
-from noisecraft.models.registry import get_family
+from noisecraft.models.registry import get_family, load_recipe
 from noisecraft.sampling import write_samples_file
 from noisecraft.train.checkpoint import LoopState, load_checkpoint, read_loop_state, save_checkpoint
-from noisecraft.train.run import RunDir
 from noisecraft.train.trackers import CSVTracker, plot_loss
+from noisecraft.utils.paths import RunDir, default_run_dir
+from noisecraft.utils.version import __version__
 
 
 # Tied weights (a transformer's output layer is its embedding) are saved once, by design: no warning.
 logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
+
+
+def fit(recipe: str | Path | dict, out: str | Path | None = None, overrides: list[str] | None = None, *,
+        resume: bool = False, progress: bool = True) -> Path:
+    """Read, resolve and train a recipe (file, built-in name or dict) as `noisecraft train` does (a fresh
+    runs/<name>[-N] unless `out` is given); returns the run folder. Public as `noisecraft.fit`."""
+    resolved = load_recipe(recipe, overrides)
+    out = Path(out) if out is not None else default_run_dir(resolved.recipe.name)
+    return train(resolved, out, resume=resume, progress=progress).root
 
 
 def train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool = False, progress: bool = True) -> RunDir:
@@ -59,31 +71,71 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     cpu = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
     processes = PartialState(cpu=cpu)
     set_seed(cfg.seed + processes.process_index)
-    dataset = build_dataset(recipe.data, "train")
-    global_batch = cfg.batch_size * processes.num_processes
-    if len(dataset) < global_batch:
+    dataset, loader = training_data(recipe.data, cfg, processes.num_processes)
+    model = get_family(resolved.model.family)(resolved.model, dataset.spec)
+    groups = {name: list(params) for name, params in model.optimizer_groups().items()}
+    state = LoopState()  # filled in place on resume: the LR schedule reads its clock
+    optimizers, schedulers = make_optimizers(groups, cfg, state)
+
+    # --- Accelerate: devices, processes, precision, trackers; then resume -------------------------
+    accelerator = make_accelerator(run, cfg, cpu, processes.is_main_process, resume, several_optimizers=len(groups) > 1)
+    if accelerator.is_main_process:
+        run.root.mkdir(parents=True, exist_ok=True)
+        write_config(run, resolved)  # on resume only the budget can differ: the run's config shows the new one
+    training = prepare(accelerator, model, loader, groups, optimizers, schedulers, state, cfg)
+    if resume:
+        vars(state).update(vars(load_checkpoint(accelerator, run.last_checkpoint, training.ema)))
+        accelerator.print(f"resuming {run.root} at step {state.step}")
+    accelerator.init_trackers("tensorboard", config=flat_hparams(resolved.to_dict()))
+    accelerator.print(f"{model.family}: {model.num_parameters():,} parameters; {len(dataset):,} training examples "
+                      f"of shape {tuple(dataset.spec.shape)}{vocabulary(dataset.spec)}; {accelerator.num_processes} process(es) on "
+                      f"{accelerator.device}; run folder {run.root}")
+
+    run_steps(training, run, cfg, progress)
+
+    # --- finish -----------------------------------------------------------------------------------
+    accelerator.end_training()
+    if accelerator.is_main_process:
+        plot_loss(run.metrics, run.loss_plot, title=f"{recipe.name} ({model.family})")
+        accelerator.print(f"done: {state.step} steps, {state.examples_seen:,} examples in "
+                          f"{format_seconds(state.train_seconds)} of training; samples in {run.samples}, "
+                          f"model in {run.model}")
+    return run
+
+
+def training_data(data: DataConfig, cfg: TrainConfig, num_processes: int) -> tuple[Dataset, DataLoader]:
+    """The training split and its loader (shuffled from the seed; Accelerate shards it across processes)."""
+    dataset = build_dataset(data, "train")
+    if len(dataset) < cfg.batch_size * num_processes:
         raise ConfigError(
             f"data: {len(dataset)} training examples are fewer than one batch "
-            f"(train.batch_size={cfg.batch_size} x {processes.num_processes} processes); lower train.batch_size"
+            f"(train.batch_size={cfg.batch_size} x {num_processes} processes); lower train.batch_size"
         )
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
                         num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed))
-    family = get_family(resolved.model.family)
-    model = family(resolved.model, dataset.spec)
-    groups = {name: list(params) for name, params in model.optimizer_groups().items()}
+    return dataset, loader
+
+
+def make_optimizers(groups: dict[str, list[torch.nn.Parameter]], cfg: TrainConfig,
+                    state: LoopState) -> tuple[dict[str, torch.optim.Optimizer], dict[str, Any]]:
+    """AdamW and its LR schedule for each of the family's optimizers."""
     unknown = set(cfg.lr_by_optimizer) - set(groups)
     if unknown:
         raise ConfigError(f"train.lr_by_optimizer: unknown optimizer {sorted(unknown)} (this family has: {', '.join(groups)})")
     # fused: one kernel for all parameters (CPU and GPU); a tiny model's step is otherwise ~5% optimizer loop
     optimizers = {name: torch.optim.AdamW(params, lr=cfg.lr_by_optimizer.get(name, cfg.lr), betas=cfg.betas,
                                           weight_decay=cfg.weight_decay, fused=True) for name, params in groups.items()}
-    state = LoopState()  # filled in place on resume: the LR schedule reads its clock
     schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, state)) for name, opt in optimizers.items()}
+    return optimizers, schedulers
 
-    # --- Accelerate: devices, processes, precision, trackers --------------------------------------
+
+def make_accelerator(run: RunDir, cfg: TrainConfig, cpu: bool, main_process: bool, resume: bool,
+                     several_optimizers: bool) -> Accelerator:
+    """Accelerate with our trackers: metrics.csv (main process; on resume, rows past the checkpoint dropped)
+    and TensorBoard."""
     tracker = CSVTracker(run.metrics, resume_step=read_loop_state(run.last_checkpoint).step if resume else None) \
-        if processes.is_main_process else None
-    accelerator = Accelerator(
+        if main_process else None
+    return Accelerator(
         cpu=cpu,
         mixed_precision={"32": "no", "bf16-mixed": "bf16"}[cfg.precision],
         project_dir=str(run.root),
@@ -91,77 +143,76 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
         step_scheduler_with_optimizer=False,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=cfg.seed),
         # a family with several optimizers uses part of its weights in each loss
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=len(groups) > 1)],
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=several_optimizers)],
     )
-    if accelerator.is_main_process:
-        run.root.mkdir(parents=True, exist_ok=True)
-        write_config(run, resolved)  # on resume only the budget can differ: the run's config shows the new one
 
+
+@dataclass
+class Training:
+    """What the steps work on, after `accelerator.prepare`: `model` may be DDP-wrapped; `sampler_model` (the
+    EMA copy, or the model itself without EMA) is what sample grids and model/ come from."""
+
+    accelerator: Accelerator
+    model: torch.nn.Module
+    loader: Any
+    groups: dict[str, list[torch.nn.Parameter]]
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: dict[str, Any]
+    ema: EMA | None
+    sampler_model: GenerativeModel
+    state: LoopState
+    spec: DataSpec
+    global_batch: int
+
+
+def prepare(accelerator: Accelerator, model: GenerativeModel, loader: DataLoader, groups: dict[str, list[torch.nn.Parameter]],
+            optimizers: dict[str, torch.optim.Optimizer], schedulers: dict[str, Any], state: LoopState,
+            cfg: TrainConfig) -> Training:
+    """Hand model, loader, optimizers and schedulers to Accelerate; start the EMA of the weights."""
+    spec = model.spec
     prepared = accelerator.prepare(model, loader, *optimizers.values(), *schedulers.values())
-    model, loader = prepared[0], prepared[1]
     n = len(optimizers)
-    optimizers = dict(zip(optimizers, prepared[2 : 2 + n]))
-    schedulers = dict(zip(schedulers, prepared[2 + n :]))
-    core: GenerativeModel = accelerator.unwrap_model(model)
+    core: GenerativeModel = accelerator.unwrap_model(prepared[0])
     ema = EMA(core, beta=cfg.ema_decay, update_after_step=cfg.ema_start, update_every=1,
               include_online_model=False) if cfg.ema_decay is not None else None
-    sampler_model = ema.ema_model if ema is not None else core  # what samples and model/ come from
+    return Training(accelerator, prepared[0], prepared[1], groups, dict(zip(optimizers, prepared[2 : 2 + n])),
+                    dict(zip(schedulers, prepared[2 + n :])), ema, ema.ema_model if ema is not None else core, state,
+                    spec, cfg.batch_size * accelerator.num_processes)
 
-    # --- resume -----------------------------------------------------------------------------------
-    if resume:
-        vars(state).update(vars(load_checkpoint(accelerator, run.last_checkpoint, ema)))
-        accelerator.print(f"resuming {run.root} at step {state.step}")
-    accelerator.init_trackers("tensorboard", config=flat_hparams(resolved.to_dict()))
-    accelerator.print(f"{family.family}: {core.num_parameters():,} parameters; {len(dataset):,} training examples "
-                      f"of shape {tuple(dataset.spec.shape)}{vocabulary(dataset.spec)}; {accelerator.num_processes} process(es) on "
-                      f"{accelerator.device}; run folder {run.root}")
 
-    # --- the loop ---------------------------------------------------------------------------------
+def run_steps(t: Training, run: RunDir, cfg: TrainConfig, progress: bool) -> None:
+    """Epoch after epoch (resuming mid-epoch where the checkpoint was) until the budget is spent; after each
+    step: the EMA, the logs, and on schedule a sample grid and a checkpoint."""
+    state, accelerator = t.state, t.accelerator
     # under a wall-clock budget the step count is open-ended: no total, the budget shows in the postfix
     bar = tqdm(total=None if cfg.max_seconds else cfg.max_steps, initial=state.step, desc="train",
                disable=not (progress and accelerator.is_main_process), dynamic_ncols=True,
                mininterval=0.5 if sys.stderr.isatty() else 15)
-    window: dict[str, float] = defaultdict(float)
-    window_steps, window_start = 0, time.perf_counter()
+    window = LogWindow()
     done = state.step >= cfg.max_steps
     while not done:
-        epoch_loader = accelerator.skip_first_batches(loader, state.batch_in_epoch) if state.batch_in_epoch else loader
+        epoch_loader = accelerator.skip_first_batches(t.loader, state.batch_in_epoch) if state.batch_in_epoch else t.loader
         epoch_loader.set_epoch(state.epoch)
         for batch in epoch_loader:
             step_start = time.perf_counter()
-            logs = training_step(accelerator, model, groups, optimizers, schedulers, batch, cfg, state.step)
-            if ema is not None:
-                ema.update()
+            logs = training_step(accelerator, t.model, t.groups, t.optimizers, t.schedulers, batch, cfg, state.step)
+            if t.ema is not None:
+                t.ema.update()
             state.step += 1
             state.batch_in_epoch += 1
-            state.examples_seen += global_batch
+            state.examples_seen += t.global_batch
             state.train_seconds += time.perf_counter() - step_start
-            for key, value in logs.items():
-                window[key] += float(value)
-            window_steps += 1
+            window.add(logs)
             bar.update(1)
             done = state.step >= cfg.max_steps or out_of_time(accelerator, state, cfg)
 
             if state.step % cfg.log_every == 0 or done:
-                elapsed = time.perf_counter() - window_start
-                values = {k: v / window_steps for k, v in window.items()}
-                values = {k: accelerator.reduce(torch.tensor(v), "mean").item() for k, v in values.items()}
-                values.update(epoch=state.epoch, lr=schedulers[next(iter(schedulers))].get_last_lr()[0],
-                              images_per_s=global_batch * window_steps / max(elapsed, 1e-9))
-                if dataset.spec.modality == "tokens":  # a window of block_size predictions is one example
-                    values["tokens_per_s"] = values.pop("images_per_s") * dataset.spec.shape[0]
-                accelerator.log(values, step=state.step)
-                postfix = {k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")}
-                if cfg.max_seconds:
-                    postfix["budget"] = f"{state.train_seconds:.0f}/{cfg.max_seconds:.0f}s"
-                bar.set_postfix(postfix, refresh=False)
-                window.clear()
-                window_steps, window_start = 0, time.perf_counter()
+                bar.set_postfix(window.flush(t, cfg), refresh=False)
             if state.step % cfg.sample_every == 0 or done:
-                write_samples(accelerator, sampler_model, run, state.step, cfg)
+                write_samples(accelerator, t.sampler_model, run, state.step, cfg)
             if state.step % cfg.checkpoint_every == 0 or done:
-                save_checkpoint(accelerator, run.last_checkpoint, state, ema)
-                export_model(accelerator, sampler_model, run)
+                save_checkpoint(accelerator, run.last_checkpoint, state, t.ema)
+                export_model(accelerator, t.sampler_model, run)
             if done:
                 break
         else:  # the epoch ran out
@@ -169,14 +220,39 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
             state.batch_in_epoch = 0
     bar.close()
 
-    # --- finish -----------------------------------------------------------------------------------
-    accelerator.end_training()
-    if accelerator.is_main_process:
-        plot_loss(run.metrics, run.loss_plot, title=f"{recipe.name} ({family.family})")
-        accelerator.print(f"done: {state.step} steps, {state.examples_seen:,} examples in "
-                          f"{format_seconds(state.train_seconds)} of training; samples in {run.samples}, "
-                          f"model in {run.model}")
-    return run
+
+class LogWindow:
+    """Step logs summed since the last flush, logged as means over the window (and over processes)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = defaultdict(float)
+        self.steps, self.start = 0, time.perf_counter()
+
+    def reset(self) -> None:
+        self.sums.clear()
+        self.steps, self.start = 0, time.perf_counter()
+
+    def add(self, logs: dict[str, torch.Tensor]) -> None:
+        for key, value in logs.items():
+            self.sums[key] += float(value)
+        self.steps += 1
+
+    def flush(self, t: Training, cfg: TrainConfig) -> dict[str, str]:
+        """Log the window's means with epoch, LR and throughput; start a new window; the progress bar's postfix."""
+        accelerator, state = t.accelerator, t.state
+        elapsed = time.perf_counter() - self.start
+        values = {k: v / self.steps for k, v in self.sums.items()}
+        values = {k: accelerator.reduce(torch.tensor(v), "mean").item() for k, v in values.items()}
+        values.update(epoch=state.epoch, lr=t.schedulers[next(iter(t.schedulers))].get_last_lr()[0],
+                      images_per_s=t.global_batch * self.steps / max(elapsed, 1e-9))
+        if t.spec.modality == "tokens":  # a window of block_size predictions is one example
+            values["tokens_per_s"] = values.pop("images_per_s") * t.spec.shape[0]
+        accelerator.log(values, step=state.step)
+        postfix = {k: f"{v:.4g}" for k, v in values.items() if k.startswith("loss")}
+        if cfg.max_seconds:
+            postfix["budget"] = f"{state.train_seconds:.0f}/{cfg.max_seconds:.0f}s"
+        self.reset()
+        return postfix
 
 
 def training_step(accelerator: Accelerator, model: torch.nn.Module, groups: dict[str, list[torch.nn.Parameter]],
@@ -283,8 +359,6 @@ def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
 
 
 def write_config(run: RunDir, resolved: ResolvedRecipe) -> None:
-    from noisecraft import __version__
-
     header = f"# resolved from {resolved.source} by noisecraft {__version__}\n"
     run.config.write_text(header + yaml.safe_dump(resolved.to_dict(), sort_keys=False))
 

@@ -135,7 +135,7 @@ def test_sample_prints_texts(runs, capsys, tmp_path):
 def test_evaluate_writes_the_three_metrics(runs, capsys):
     from noisecraft.data import build_dataset
     from noisecraft.evaluate.token_metrics import token_report
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
 
     path = runs["transformer"]
     code, out, err = cli(capsys, "evaluate", path, "--quiet")

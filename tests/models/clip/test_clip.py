@@ -9,7 +9,7 @@ from noisecraft.data.captions import load_shapes
 from noisecraft.errors import ConfigError
 from noisecraft.models.clip import CLIPConfig, CLIPScorer
 from noisecraft.nn.text_encoder import TextEncoderConfig
-from noisecraft.rerank import generate_reranked, pick_best
+from noisecraft.models.rerank import generate_reranked, pick_best
 
 DATA = load_shapes("train", num=64, image_size=32, caption_tokens=12)
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from noisecraft.cli.main import run
-from noisecraft.config import load_recipe
+from noisecraft.models.registry import load_recipe
 
 TINY = ["--quiet", "--set", "train.max_steps=4", "--set", "train.checkpoint_every=4", "--set", "train.sample_every=4",
         "--set", "data.limit=64"]

@@ -95,7 +95,7 @@ def test_interpolate_draws_a_strip(tmp_path):
 
 
 def test_recipes_for_the_variants_resolve():
-    from noisecraft.config import load_recipe
+    from noisecraft.models.registry import load_recipe
 
     assert load_recipe("mnist-vae-beta").model.beta == 4.0
     assert load_recipe("mnist-vae-cond").model.conditional is True

@@ -28,7 +28,7 @@ from noisecraft.models.frozen import frozen_model
 from noisecraft.models.noise import per_rows
 from noisecraft.models.options import OptionSpec
 from noisecraft.models.registry import register
-from noisecraft.text.tokenizers import WordTokenizer
+from noisecraft.text.tokenizers import CaptionTokenizer
 
 
 class ImagePriorConfig(ModelConfig):
@@ -64,7 +64,7 @@ class ImagePrior(GenerativeModel):
         self.captioned = bool(spec.caption_tokens)
         if not self.captioned:  # without captions there is nothing to guide towards
             self.sample_options = ("temperature", "top_k")
-        self.text_vocab = spec.vocab_size if self.captioned else len(WordTokenizer.SPECIAL)
+        self.text_vocab = spec.vocab_size if self.captioned else len(CaptionTokenizer.SPECIAL)
         self.caption_length = spec.caption_tokens or 1
         self.codebook = self.vqvae.config.codebook_size
         self.grid = tuple(self.vqvae.grid)
@@ -95,7 +95,7 @@ class ImagePrior(GenerativeModel):
         if not self.captioned:
             if condition is not None:
                 raise ConfigError("prompt: this prior was trained without captions: it draws unconditionally")
-            return torch.full((n, 1), WordTokenizer.START, dtype=torch.long)
+            return torch.full((n, 1), CaptionTokenizer.START, dtype=torch.long)
         return caption_ids(self.spec, condition, n)
 
     def sequence(self, captions: Tensor, codes: Tensor) -> Tensor:

@@ -29,7 +29,6 @@ from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.captions import caption_ids, empty_captions
-from noisecraft.models.conditioning import class_labels
 from noisecraft.models.diffusion.latent import LatentSpace
 from noisecraft.models.diffusion.samplers import SAMPLERS, karras_sigmas, sampler_name, unknown_sampler
 from noisecraft.models.diffusion.schedules import alphas_cumprod, sigmas_of
@@ -106,13 +105,11 @@ class DiffusionModel(GenerativeModel):
         super().__init__(config, spec)
         if spec.modality != "image" or len(spec.shape) != 3:
             raise ConfigError(f"model.family diffusion: needs images (C, H, W), the data gives {spec.modality} {spec.shape}")
-        if config.conditional and not spec.num_classes:
-            raise ConfigError("model.conditional: the data has no labels (image_folder needs data.labels: true)")
         self.latent = LatentSpace.build(config, spec) if config.autoencoder or config.autoencoder_model else None
         if self.latent is not None:  # the saved config records the autoencoder; the recipe's stays as written
             self.config = config = config.model_copy(update=self.latent.record)
         c, h, w = self.latent.shape if self.latent is not None else spec.shape
-        self.num_classes = spec.num_classes if config.conditional else 0
+        self.init_conditioning(config.conditional)
         self.text = None
         if config.text_encoder is not None:
             if config.conditional:
@@ -124,7 +121,7 @@ class DiffusionModel(GenerativeModel):
         else:  # a negative prompt needs a model that reads prompts
             self.sample_options = tuple(o for o in self.sample_options if o != "negative")
         self.unet = UNet(c, min(h, w), config.channels, config.res_blocks, config.attention, config.heads,
-                         config.dropout, num_classes=self.num_classes,
+                         config.dropout, num_classes=self.num_classes or 0,
                          context_dim=config.text_encoder.dim if self.text is not None else None)
         if config.objective != "edm":
             alpha_bar = alphas_cumprod(config.schedule, config.timesteps)
@@ -205,11 +202,9 @@ class DiffusionModel(GenerativeModel):
             ids = batch["caption"]
             drop = torch.rand(len(ids), device=ids.device) < self.config.label_dropout
             return torch.where(drop[:, None], self.null_condition(ids), ids)
-        if not self.num_classes:
+        labels = self.require_labels(batch.get("y"))
+        if labels is None:
             return None
-        if "y" not in batch:
-            raise ConfigError("model.conditional: the batches carry no labels")
-        labels = batch["y"]
         drop = torch.rand(labels.shape, device=labels.device) < self.config.label_dropout
         return torch.where(drop, torch.full_like(labels, self.num_classes), labels)
 
@@ -238,11 +233,11 @@ class DiffusionModel(GenerativeModel):
         return bool(self.num_classes) or self.text is not None
 
     def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
-        """Class labels from a condition: None (classes 0, 1, 2, ... in turn), an index, a class name, or n labels;
-        caption models: caption ids of a prompt, or of one prompt per sample (None: the empty caption)."""
+        """Class labels as `--class` takes them; caption models: the caption ids of a prompt, or of one prompt per
+        sample (None: the empty caption)."""
         if self.text is not None:
-            return caption_ids(self.spec, condition, n)
-        return class_labels(condition, n, self.num_classes, self.spec.class_names)
+            return caption_ids(self.spec, condition, n).to(self.device)
+        return super().labels_for(condition, n)
 
     def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
         """The "no class" label, or the empty caption, for each row of `cond`."""
@@ -277,7 +272,6 @@ class DiffusionModel(GenerativeModel):
             raise ConfigError("--negative: this model does not read prompts")
         guidance = cfg.guidance if guidance is None else guidance
         labels = self.labels_for(condition, n)
-        labels = labels.to(self.device) if labels is not None else None
         negative_ids = caption_ids(self.spec, negative, n, "--negative").to(self.device) if negative is not None else None
         sigmas = self.sigmas(steps).to(self.device)
         shape = self.latent.shape if self.latent is not None else self.spec.shape

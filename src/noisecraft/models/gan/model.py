@@ -20,7 +20,6 @@ from torch import Tensor, nn
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError, TrainingDiverged
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
-from noisecraft.models.conditioning import class_labels
 from noisecraft.models.noise import randn
 from noisecraft.models.latent import latent_path
 from noisecraft.models.registry import register
@@ -103,9 +102,7 @@ class GAN(GenerativeModel):
         stages = stages_for(h)
         if config.width >> stages < 1 or config.width % (1 << stages):
             raise ConfigError(f"model.width {config.width}: must be divisible by 2^{stages} for {h}x{h} images")
-        if config.conditional and not spec.num_classes:
-            raise ConfigError("model.conditional: the data has no labels (image_folder: set data.labels: true)")
-        self.num_classes = spec.num_classes if config.conditional else None
+        self.init_conditioning(config.conditional)
         self.generator = Generator(config.latent_dim, config.width, c, h, stages)
         self.discriminator = Discriminator(config.width, c, h, stages, self.num_classes, config.spectral_norm)
         self.class_embed = nn.Embedding(self.num_classes, config.latent_dim) if self.num_classes else None
@@ -123,7 +120,7 @@ class GAN(GenerativeModel):
 
     def forward(self, batch: dict[str, Tensor], optimizer: str = "generator") -> StepOutput:
         real = batch["x"] * 2 - 1
-        labels = batch.get("y") if self.num_classes else None
+        labels = self.require_labels(batch.get("y"))
         z = torch.randn(len(real), self.config.latent_dim, device=real.device)
         if optimizer == "discriminator":
             return self.discriminator_loss(real, self.generate(z, labels).detach(), labels)
@@ -179,8 +176,7 @@ class GAN(GenerativeModel):
 
     def images(self, z: Tensor, condition: Any) -> Tensor:
         """Latents (and a condition, as `--class` takes it) -> images in [0, 1]."""
-        labels = class_labels(condition, len(z), self.num_classes, self.spec.class_names)
-        return (self.generate(z.to(self.device), labels.to(self.device) if labels is not None else None) + 1) / 2
+        return (self.generate(z.to(self.device), self.labels_for(condition, len(z))) + 1) / 2
 
     @torch.no_grad()
     def interpolate(self, n: int, condition: Any = None, generator: torch.Generator | None = None,

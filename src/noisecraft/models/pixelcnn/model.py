@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
-from noisecraft.models.conditioning import class_labels
 from noisecraft.models.noise import per_rows
 from noisecraft.models.registry import register
 from noisecraft.nn.pixelcnn import GatedPixelCNN
@@ -50,9 +49,7 @@ class PixelCNN(GenerativeModel):
                               "(data.channels: 1 turns colour images grey)")
         if config.kernel % 2 == 0:
             raise ConfigError(f"model.kernel: must be odd (got {config.kernel})")
-        if config.conditional and not spec.num_classes:
-            raise ConfigError("model.conditional: the data has no labels (image_folder: set data.labels: true)")
-        self.num_classes = spec.num_classes if config.conditional else None
+        self.init_conditioning(config.conditional)
         self.likelihood_data = "binarized" if config.levels == 2 else "levels"
         self.stack = GatedPixelCNN(config.levels, config.channels, config.layers, config.kernel,
                                    self.num_classes or 0, config.head)
@@ -62,11 +59,8 @@ class PixelCNN(GenerativeModel):
         return (x[:, 0] * (self.config.levels - 1)).round().long().clamp(0, self.config.levels - 1)
 
     def labels(self, labels: Tensor | None, n: int) -> Tensor | None:
-        if self.num_classes is None:
-            return None
-        if labels is None:
-            raise ConfigError("this PixelCNN is class-conditional: its batches and samples need labels")
-        return labels.to(self.device).long().expand(n)
+        labels = self.require_labels(labels)
+        return None if labels is None else labels.to(self.device).long().expand(n)
 
     def forward(self, batch: dict[str, Tensor], optimizer: str = "model") -> StepOutput:
         x = batch["x"]
@@ -90,8 +84,7 @@ class PixelCNN(GenerativeModel):
     def sample(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
                temperature: float = 1.0) -> Tensor:
         """One pixel at a time in raster order, all n images together; temperature 0 takes the likeliest value."""
-        labels = class_labels(condition, n, self.num_classes, self.spec.class_names)
-        labels = labels.to(self.device) if labels is not None else None
+        labels = self.labels_for(condition, n)
         _, h, w = self.spec.shape
         tokens = torch.zeros(n, h, w, dtype=torch.long, device=self.device)
         above: list[Tensor] = []

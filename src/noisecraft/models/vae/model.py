@@ -18,9 +18,7 @@ from pydantic import Field
 from torch import nn
 
 from noisecraft.data.base import DataSpec
-from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
-from noisecraft.models.conditioning import class_labels
 from noisecraft.models.noise import randn
 from noisecraft.models.latent import latent_path
 from noisecraft.models.registry import register
@@ -46,10 +44,7 @@ class VAE(GenerativeModel):
 
     def __init__(self, config: VAEConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
-        if config.conditional and not spec.num_classes:
-            raise ConfigError("model.conditional: the data has no labels (image_folder: set data.labels: true)")
-        self.num_classes = spec.num_classes if config.conditional else None
-        classes = self.num_classes or 0  # one-hot labels join the encoder's features and the decoder's z
+        classes = self.init_conditioning(config.conditional) or 0  # one-hot labels join the encoder's features and the decoder's z
         c = spec.shape[0]
         chs = config.channels
         self.feature_shape = (chs[-1], *downsampled_size(spec.shape, len(chs)))
@@ -72,11 +67,8 @@ class VAE(GenerativeModel):
             self.likelihood_data = "dequantized"  # a density over continuous pixels, scored in bits/dim
 
     def one_hot(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
-        if self.num_classes is None:
-            return None
-        if labels is None:
-            raise ConfigError("this VAE is class-conditional: its batches and samples need labels")
-        return F.one_hot(labels.to(self.device), self.num_classes).float().expand(n, -1)
+        labels = self.require_labels(labels)
+        return None if labels is None else F.one_hot(labels.to(self.device), self.num_classes).float().expand(n, -1)
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder[: self.flat_at](x)
@@ -129,11 +121,6 @@ class VAE(GenerativeModel):
 
     def latent_std(self) -> float:
         return 1.0  # the KL term keeps posterior means near the unit-variance prior
-
-    def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
-        if condition is not None and self.num_classes is None:
-            raise ConfigError("--class: this VAE is unconditional: it takes no condition")
-        return class_labels(condition, n, self.num_classes, self.spec.class_names)
 
     @torch.no_grad()
     def interpolate(self, n: int, condition: Any = None, generator: torch.Generator | None = None,

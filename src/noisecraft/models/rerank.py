@@ -9,7 +9,6 @@ import torch
 
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel
-from noisecraft.sampling import generate
 
 
 def pick_best(candidates: torch.Tensor, scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,7 +26,10 @@ def generate_reranked(model: GenerativeModel, scorer: GenerativeModel | None, pr
     """`num` images for `prompt`, each the best of `rerank` candidates; with a scorer, also their scores."""
     if rerank > 1 and scorer is None:
         raise ConfigError("--rerank: needs a scorer (--scorer RUN: a trained shapes-clip or other clip run)")
-    images = generate(model, num * rerank, seed=seed, condition=prompt, **options)
+    generator = torch.Generator().manual_seed(seed)  # drawn in chunks as `sampling.generate` does: the same images
+    total = num * rerank
+    images = torch.cat([model.sample(min(256, total - start), condition=prompt, generator=generator, **options).cpu()
+                        for start in range(0, total, 256)])
     if scorer is None:
         return images, None
     scores = scorer.score(images, [prompt] * len(images)).cpu()

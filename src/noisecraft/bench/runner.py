@@ -15,14 +15,16 @@ from typing import Any
 import torch
 from pydantic import Field, model_validator
 
-import noisecraft
-from noisecraft.config import StrictModel, load_recipe, read_yaml, validate_section
+from noisecraft.config import StrictModel, read_yaml, validate_section
 from noisecraft.errors import ConfigError
 from noisecraft.evaluate.evaluator import PROTOCOLS, evaluate_run
+from noisecraft.models.base import GenerativeModel
+from noisecraft.models.registry import load_recipe
 from noisecraft.train.checkpoint import read_loop_state
 from noisecraft.train.loop import train
-from noisecraft.train.run import RunDir
 from noisecraft.utils.images import save_grid
+from noisecraft.utils.paths import RunDir, model_dir_of
+from noisecraft.utils.version import __version__
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 COLUMNS = ["entry", "family", "params", "train_images_per_s", "train_seconds", "fid", "kid", "precision", "recall",
@@ -135,7 +137,7 @@ def _finished(run: RunDir, resolved) -> bool:
 def write_leaderboard(suite: Suite, protocol: str, results: list[dict[str, Any]], out: Path, source: str) -> None:
     ranked = sorted(results, key=rank_key)
     meta = {"suite": suite.name, "source": source, "protocol": protocol, "protocol_detail": PROTOCOLS[protocol],
-            "budget": suite.budget.model_dump(exclude_none=True), "noisecraft_version": noisecraft.__version__,
+            "budget": suite.budget.model_dump(exclude_none=True), "noisecraft_version": __version__,
             "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine()}
     (out / "leaderboard.json").write_text(json.dumps({**meta, "entries": ranked}, indent=2) + "\n")
     budget = f"{suite.budget.seconds:g} s" if suite.budget.seconds else f"{suite.budget.steps} steps"
@@ -146,7 +148,7 @@ def write_leaderboard(suite: Suite, protocol: str, results: list[dict[str, Any]]
     for r in ranked:
         lines.append("| " + " | ".join(_cell(r.get(c)) for c in COLUMNS) + " |")
     (out / "leaderboard.md").write_text("\n".join(lines) + "\n\n![samples](samples.png)\n")
-    rows = [noisecraft.load(out / r["entry"] / "run").sample(10, generator=torch.Generator().manual_seed(0)) for r in ranked]
+    rows = [GenerativeModel.from_pretrained(model_dir_of(out / r["entry"] / "run")).sample(10, generator=torch.Generator().manual_seed(0)) for r in ranked]
     save_grid(torch.cat(_same_shape(rows)), out / "samples.png", nrow=10)
     print(f"leaderboard: {out / 'leaderboard.md'}")
 
