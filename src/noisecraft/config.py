@@ -29,6 +29,8 @@ class StrictModel(BaseModel):
 IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files", "captions", "caption_tokens")
 TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride")
 TEXT_DATASETS = ("tinyshakespeare", "text")
+MOLECULE_DATA_KEYS = ("smiles_path", "smiles_column", "skip_bad_smiles", "properties", "sequences")
+MOLECULE_DATASETS = ("moses", "smiles")  # data/molecules.py
 LEVEL_DATA_KEYS = ("level_folder", "game", "window", "encoding", "pad_to")
 LEVEL_DATASETS = ("smb", "zelda", "level_folder")
 MUSIC_DATASETS = ("jsb-chorales", "bach-chorales", "music_folder")
@@ -62,7 +64,7 @@ class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
     dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "smb", "zelda", "level_folder",
-                     "jsb-chorales", "bach-chorales", "music_folder", "shapes"] | None = Field(
+                     "moses", "smiles", "jsb-chorales", "bach-chorales", "music_folder", "shapes"] | None = Field(
         None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
         "when image_folder / text_path is set"
     )
@@ -74,7 +76,8 @@ class DataConfig(StrictModel):
     captions: bool = Field(False, description="image_folder: captions from captions.jsonl, captions.csv or a side-car .txt per image")
     caption_tokens: int = Field(24, ge=2, le=512, description="captioned images: caption length in word tokens (<start> included)")
     text_path: Path | None = Field(None, description="a UTF-8 .txt file, or a folder of them (searched recursively)")
-    tokenizer: Literal["char", "bpe"] = Field("char", description="text: characters, or byte-level BPE trained on the corpus")
+    tokenizer: Literal["char", "bpe", "smiles", "selfies"] = Field(
+        "char", description="text: characters, or byte-level BPE trained on the corpus; molecules: smiles or selfies tokens")
     vocab_size: int = Field(512, ge=256, le=1 << 20, description="text: BPE vocabulary size (the 256 bytes + merges)")
     block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on; level columns: columns")
     stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size); levels: columns (default 1)")
@@ -93,6 +96,13 @@ class DataConfig(StrictModel):
         "package", description="mnist, tinyshakespeare: the copy shipped in the package, or a download into cache_dir"
     )
     cache_dir: Path | None = Field(None, description="download and token cache (default $NOISECRAFT_CACHE or ~/.cache/noisecraft)")
+    smiles_path: Path | None = Field(None, description="molecules: a .smi file (one SMILES a line) or a .csv")
+    smiles_column: str = Field("SMILES", description="molecules: the .csv column that holds the SMILES")
+    skip_bad_smiles: bool = Field(False, description="molecules: skip SMILES RDKit cannot read (counted) instead of stopping")
+    properties: list[Literal["qed", "logp", "sa", "mw"]] = Field(
+        default_factory=list, description="molecules: property tokens that start each molecule (conditioning)")
+    sequences: Literal["packed", "padded"] = Field(
+        "packed", description="molecules: packed into windows (autoregressive models) or one a row (sequence VAE)")
     music: MusicDataConfig = Field(default_factory=MusicDataConfig, description="music data sets: representation, grid, voices")
 
     @model_validator(mode="after")
@@ -105,20 +115,28 @@ class DataConfig(StrictModel):
             raise ValueError("data.dataset is image_folder but data.image_folder (a folder path) is missing")
         if self.dataset == "text" and self.text_path is None:
             raise ValueError("data.dataset is text but data.text_path (a .txt file or folder) is missing")
+        if (self.smiles_path is not None) != (self.dataset == "smiles") and self.dataset is not None:
+            raise ValueError("data.smiles_path (a .smi or .csv file) goes with data.dataset smiles, and only with it")
         if self.level_folder is not None and self.dataset not in (None, "level_folder"):
             raise ValueError(f"data.level_folder is set, so data.dataset must be level_folder, not {self.dataset!r}")
         if self.dataset is None:
-            dataset = "image_folder" if self.image_folder is not None else "text" if self.text_path is not None else \
-                "level_folder" if self.level_folder is not None else "mnist"
+            dataset = ("image_folder" if self.image_folder is not None else "text" if self.text_path is not None
+                       else "level_folder" if self.level_folder is not None
+                       else "smiles" if self.smiles_path is not None else "mnist")
             object.__setattr__(self, "dataset", dataset)
         if self.captions and self.dataset != "image_folder":
             raise ValueError(f"data.captions reads an image folder's captions; data.dataset {self.dataset!r} has none "
                              "of its own (shapes always has captions)")
+        molecule_keys = [k for k in MOLECULE_DATA_KEYS if getattr(self, k) != self._default(k)]
+        if molecule_keys and self.dataset not in MOLECULE_DATASETS:
+            raise ValueError(f"data.{molecule_keys[0]} is for molecule data; data.dataset {self.dataset!r} is not molecules")
         if self.dataset in LEVEL_DATASETS:
             return self._check_level_keys()
         level_keys = [k for k in LEVEL_DATA_KEYS if getattr(self, k) != type(self).model_fields[k].default]
         if level_keys:
             raise ValueError(f"data.{level_keys[0]} is for game levels; data.dataset {self.dataset!r} is not levels")
+        if self.dataset in MOLECULE_DATASETS:
+            return self._check_molecule_keys()
         if self.dataset in MUSIC_DATASETS:
             if self.dataset == "music_folder" and self.music.folder is None:
                 raise ValueError("data.dataset is music_folder but data.music.folder (a folder path) is missing")
@@ -131,6 +149,20 @@ class DataConfig(StrictModel):
             kind = "image" if text else "text"
             raise ValueError(f"data.{wrong[0]} is for {kind} data; data.dataset {self.dataset!r} is "
                              f"{'text' if text else 'images'}")
+        return self
+
+    def _default(self, key: str) -> Any:
+        field = type(self).model_fields[key]
+        return field.default_factory() if field.default_factory is not None else field.default
+
+    def _check_molecule_keys(self) -> "DataConfig":
+        wrong = [k for k in IMAGE_DATA_KEYS + ("text_path", "vocab_size", "stride") if getattr(self, k) != self._default(k)]
+        if wrong:
+            raise ValueError(f"data.{wrong[0]} is not for molecules; data.dataset {self.dataset!r} is molecules")
+        if self.tokenizer == "char":  # the default: molecules are cut into SMILES tokens
+            object.__setattr__(self, "tokenizer", "smiles")
+        if self.tokenizer not in ("smiles", "selfies"):
+            raise ValueError(f"data.tokenizer {self.tokenizer!r} is for text; molecules take smiles or selfies")
         return self
 
     def _check_level_keys(self) -> "DataConfig":
@@ -153,7 +185,7 @@ class DataConfig(StrictModel):
         if self.dataset in LEVEL_DATASETS:
             return "tokens" if self.encoding == "columns" else "image"
         music_tokens = self.dataset in MUSIC_DATASETS and self.music.representation == "tokens"
-        return "tokens" if self.dataset in TEXT_DATASETS or music_tokens else "image"
+        return "tokens" if self.dataset in TEXT_DATASETS + MOLECULE_DATASETS or music_tokens else "image"
 
 
 class TrainConfig(StrictModel):

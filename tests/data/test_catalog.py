@@ -11,16 +11,18 @@ from noisecraft.errors import DataError
 def test_entries_are_json_and_locations_exist():
     music = {"jsb-chorales", "bach-chorales", "music_folder"}
     levels = {"smb", "zelda", "level_folder"}
-    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder"} | music | levels | {"shapes"}
+    molecules = {"moses", "smiles"}
+    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder"} | music | levels | molecules | {"shapes"}
     for info in DATASETS.values():
         record = json.loads(json.dumps(info.to_dict()))
         modality = "text" if info.name in ("tinyshakespeare", "text") else "levels" if info.name in levels else \
-            "music" if info.name in music else "image"
+            "music" if info.name in music else "molecules" if info.name in molecules else "image"
         assert record["name"] == info.name and record["modality"] == modality
     assert (DATASETS["mnist"].location / "train-images-idx3-ubyte.gz").is_file()
     assert DATASETS["digits"].location.name == "digits.csv.gz" and DATASETS["digits"].location.is_file()
     assert DATASETS["image_folder"].location is None
     assert DATASETS["tinyshakespeare"].location.stat().st_size == 1115394
+    assert (DATASETS["moses"].location / "test_scaffolds_stats.npz").is_file()
     assert (DATASETS["smb"].location / "smb.json").is_file() and (DATASETS["zelda"].location / "README.txt").is_file()
 
 
@@ -40,5 +42,5 @@ def test_shakespeare_split_sizes_are_the_loaded_ones():
 
 def test_unknown_name_lists_known():
     assert get_dataset_info("mnist").shape == (1, 28, 28)
-    with pytest.raises(DataError, match="unknown data set 'cifar'; known: mnist, digits, tinyshakespeare, text, image_folder"):
+    with pytest.raises(DataError, match="unknown data set 'cifar'; known: mnist, digits, tinyshakespeare, text, moses, smiles, image_folder"):
         get_dataset_info("cifar")

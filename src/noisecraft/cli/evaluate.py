@@ -27,6 +27,7 @@ def evaluate(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     scorer: Optional[Path] = typer.Option(None, "--scorer", help="--metrics prompt: a CLIP-style scorer run (shapes-clip) for clip_score."),
     prompts: int = typer.Option(32, "--prompts", min=1, help="--metrics prompt: prompts per category and split (2 images each)."),
+    condition: Optional[str] = typer.Option(None, "--condition", help="--metrics moses: sample conditioned on properties, e.g. qed=0.9."),
 ) -> None:
     """Measure a trained model: sample quality against the data's test split, and likelihood."""
     from noisecraft.evaluate.evaluator import evaluate_run
@@ -34,7 +35,7 @@ def evaluate(
     options = {"temperature": temperature, "sampler": sampler, "steps": steps, "guidance": guidance, "eta": eta}
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
                           nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet,
-                          scorer=scorer, prompts=prompts)
+                          scorer=scorer, prompts=prompts, condition=condition)
     info = result["protocol"]
     size = f"{info['num_samples']} samples" if "num_samples" in info else f"{info['tokens']:,} tokens of the {info['split']} split" \
         if "tokens" in info else f"the {info['split']} split"

@@ -33,6 +33,7 @@ def generate(
     rerank: int = typer.Option(1, "--rerank", min=1, help="Images: draw K candidates per image, keep the one --scorer likes best."),
     scorer: Optional[Path] = typer.Option(None, "--scorer", help="Images: a CLIP-style scorer run (shapes-clip) for --rerank and scores."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Images: sampling steps, for families that take them."),
+    condition: Optional[str] = typer.Option(None, "--condition", help="Molecule models: properties to aim for, e.g. qed=0.9 (the model must be trained with data.properties)."),
     melody: Optional[Path] = typer.Option(None, "--melody", help="Music: harmonize this melody (.mid / .musicxml), kept note for note as the soprano."),
     inpaint: Optional[Path] = typer.Option(None, "--inpaint", help="Music: redraw --voices and/or --bars of this piece, keep the rest."),
     voices: Optional[str] = typer.Option(None, "--voices", help="Music, with --inpaint: voices to redraw, e.g. alto,tenor (or 2,3)."),
@@ -73,6 +74,15 @@ def generate(
 
         return generate_images(model, path, prompt, num=num, seed=seed, out=out, rerank=rerank, scorer_path=scorer,
                                options={"guidance": guidance, "negative": negative, "steps": steps})
+    from noisecraft.molecule_sampling import is_molecule_model
+
+    if is_molecule_model(model):
+        from noisecraft.cli.molecules import generate_molecules_cli
+
+        return generate_molecules_cli(model, num=num, seed=seed, out=out, condition=condition,
+                                      max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
+    if condition is not None:
+        raise ConfigError(f"--condition: only for molecule models; {path} holds a {model.family} model of text")
     if model.modality != "tokens":
         raise ConfigError(f"generate: {path} holds a {model.family} model of {model.modality}s; use `noisecraft sample`")
     prompt = unescape(prompt)

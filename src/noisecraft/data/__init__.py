@@ -44,6 +44,10 @@ def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
                   tokenizer: Tokenizer | None = None) -> ImageDataset | TokenDataset:
     """The `split` of the data set a recipe's `data:` section describes, resized, converted and limited;
     text is tokenized with `tokenizer` (a trained model's) or one trained on the corpus."""
+    if cfg.dataset in ("moses", "smiles"):
+        from noisecraft.data.molecules import load_molecule_dataset
+
+        return load_molecule_dataset(cfg, split, tokenizer)
     if cfg.dataset in ("smb", "zelda", "level_folder"):  # game levels: one-hot windows or column tokens
         from noisecraft.data.levels.dataset import load_level_dataset
 

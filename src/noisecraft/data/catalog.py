@@ -57,6 +57,15 @@ def _sklearn_digits_file() -> Path | None:
     return path if path.exists() else None
 
 
+def _moses_folder() -> Path | None:
+    """molsets' data folder, found without importing it."""
+    spec = importlib.util.find_spec("moses")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "dataset" / "data"
+    return path if path.exists() else None
+
+
 # DataConfig.test_fraction's default (a test keeps them equal); not imported, so that config.py may import
 # noisecraft.data without a cycle.
 _DEFAULT_TEST_FRACTION = 0.1
@@ -112,6 +121,31 @@ DATASETS: dict[str, DatasetInfo] = {
             recipe="data: {text_path: PATH, tokenizer: bpe, vocab_size: 2048, block_size: 128}",
             citation="yours: check the license of your text",
             modality="text",
+        ),
+        DatasetInfo(
+            name="moses",
+            description="MOSES (molecular sets): drug-like molecules from ZINC as canonical SMILES, with MOSES's "
+            "test and scaffold-test splits and their precomputed metric statistics; `valid` is the last "
+            "data.test_fraction of train",
+            shape=None,
+            splits={"train": 1584663, "test": 176074, "test_scaffolds": 176225},
+            source="shipped in the molsets 0.3.1 wheel (./install.sh installs it)",
+            recipe="data: {dataset: moses, tokenizer: smiles, block_size: 64}",
+            citation="D. Polykovskiy et al., Molecular Sets (MOSES): A Benchmarking Platform for Molecular "
+            "Generation Models, Frontiers in Pharmacology (2020); license MIT",
+            locate=_moses_folder,
+            modality="molecules",
+        ),
+        DatasetInfo(
+            name="smiles",
+            description="any .smi (first field of each line) or .csv (data.smiles_column) of SMILES, canonicalized "
+            "with RDKit; data.test_fraction held out from the end as the test split",
+            shape=None,
+            splits=None,
+            source="your own files",
+            recipe="data: {smiles_path: PATH, tokenizer: smiles}",
+            citation="yours: check the license of your molecules",
+            modality="molecules",
         ),
         DatasetInfo(
             name="image_folder",

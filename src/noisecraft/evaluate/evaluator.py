@@ -44,6 +44,7 @@ METRICS = {
     "loss": "token models: validation loss, nats per token",
     "bpc": "token models: bits per character of the validation text",
     "perplexity": "token models: exp(loss)",
+    "moses": "molecule models: MOSES's metrics (validity, uniqueness, novelty, FCD, SNN, Frag, Scaf, IntDiv, filters)",
     "music": "models of music: harmonization accuracy and music statistics vs Bach's (with nll: frame NLL)",
     "prompt": "shapes world: prompt accuracy per GenEval category, seen and held-out pairs (plus clip_score with --scorer)",
 }
@@ -59,10 +60,10 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
         chosen = list(PROTOCOLS[protocol]["metrics"]) + (["nll"] if has_likelihood else [])
     else:
         chosen = [m.strip().lower() for m in text.split(",") if m.strip()]
-    mismatched = [m for m in chosen if m in METRICS and (m in TOKEN_METRICS) != (modality == "tokens")]
+    mismatched = [m for m in chosen if m in METRICS and (m in TOKEN_METRICS or m == "moses") != (modality == "tokens")]
     if mismatched:
         raise ConfigError(f"--metrics {mismatched[0]}: not a metric for {modality} models "
-                          f"(choose from: {', '.join(m for m in METRICS if (m in TOKEN_METRICS) == (modality == 'tokens'))})")
+                          f"(choose from: {', '.join(m for m in METRICS if (m in TOKEN_METRICS or m == 'moses') == (modality == 'tokens'))})")
     unknown = [m for m in chosen if m not in METRICS]
     if "is" in unknown:
         raise ConfigError("--metrics is: the shipped Inception network gives pool features, not class logits, "
@@ -75,8 +76,8 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
 def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "headline", num: int | None = None,
                  split: str = "test", seed: int = 0, batch_size: int = 250, nll_samples: int = 100,
                  nll_num: int | None = None, sample_options: dict[str, Any] | None = None,
-                 progress: bool = True, write: bool = True, scorer: Path | None = None,
-                 prompts: int = 32) -> dict[str, Any]:
+                 progress: bool = True, write: bool = True, condition: str | None = None,
+                 scorer: Path | None = None, prompts: int = 32) -> dict[str, Any]:
     """Sample from the run's model, compare with its data's `split`, write RUN/metrics.json, return it."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol: unknown protocol {protocol!r} (choose from: {', '.join(PROTOCOLS)})")
@@ -98,6 +99,12 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
                                 progress=progress, sample_options=sample_options)
         return finish(run, model, {"name": "music", "split": split, "seed": seed, "dataset": data.dataset}, result, write)
     chosen = parse_metrics(metrics, protocol, model.has_likelihood, model.modality)
+    if "moses" in chosen:
+        from noisecraft.evaluate.molecules import evaluate_molecule_run
+
+        info, result = evaluate_molecule_run(run, model, data, num=num or 10000, seed=seed, sample_options=sample_options,
+                                             condition=condition)
+        return finish(run, model, info, result, write)
     if model.modality == "tokens":
         return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write)
     num = num or PROTOCOLS[protocol]["num"]

@@ -25,6 +25,7 @@ BUILTIN_FAMILIES = {
     "flow": "noisecraft.models.flow",
     "transformer": "noisecraft.models.autoregressive",
     "lstm": "noisecraft.models.autoregressive",
+    "seqvae": "noisecraft.models.seqvae",
     "arcnn": "noisecraft.models.arcnn",
     "clip": "noisecraft.models.clip",
     "dalle": "noisecraft.models.autoregressive",

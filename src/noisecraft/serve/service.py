@@ -21,6 +21,7 @@ import torch
 from noisecraft.errors import CheckpointError, ConfigError, NoisecraftError
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.conditioning import class_labels
+from noisecraft.molecule_sampling import is_molecule_model, smiles_of
 from noisecraft.serve.batcher import Batcher, Job
 
 MAX_PROMPT = 1000
@@ -141,6 +142,8 @@ class Service:
                                   f"(it takes: {', '.join(m.sample_options) or 'no options'})")
             options[name] = m.option_spec(name).check(name, value)
         self._check_condition(served, num, condition)
+        if is_molecule_model(m) and "stop" in m.sample_options:
+            options.setdefault("stop", ["\n"])  # one molecule a sample
         return Job(served.name, m, num, seed, condition, options)
 
     def condition(self, model: str, class_: Any = None, prompt: str | None = None) -> Any:
@@ -208,6 +211,8 @@ class Service:
                       for i, level in enumerate(result)]
             return Generation(served.name, job.seed, settings, images=images, texts=[level.text for level in result])
         if isinstance(result, list):
+            if is_molecule_model(served.model):  # SMILES, as `noisecraft generate` writes them
+                result = [smiles_of(text) for text in result]
             return Generation(served.name, job.seed, settings, texts=result)
         images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)})
                   for i, image in enumerate(result)]

@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from noisecraft.errors import NoisecraftError
+from noisecraft.molecule_sampling import is_molecule_model
 from noisecraft.serve.service import GenerationTimeout, ServedModel, Service
 
 EVERY_CLASS = "(every class in turn)"
@@ -84,7 +85,8 @@ def build_studio(service: Service) -> gr.Blocks:
                     update["choices"] = spec.get("enum") or [initial(key, spec)]
                 updates.append(gr.update(**update))
             level = m.spec.level is not None  # game levels: drawings with the agent's path, whatever the family
-            updates.append(gr.update(visible=m.modality == "image" or level))
+            drawn = level or is_molecule_model(m)  # molecules: RDKit drawings beside their SMILES
+            updates.append(gr.update(visible=m.modality == "image" or drawn))
             updates.append(gr.update(visible=m.modality == "tokens" and not level))
             return updates
 
@@ -128,6 +130,12 @@ def build_studio(service: Service) -> gr.Blocks:
                 paths = [stem.with_suffix(".txt")]
                 paths[0].write_text(text_value + "\n", encoding="utf-8")
                 gallery_value = []
+                if is_molecule_model(served.model):
+                    from noisecraft.evaluate.molecules import molecule_cards
+
+                    cards = molecule_cards(result.texts, stem)
+                    gallery_value = [(path, caption) for path, caption in cards if path is not None]
+                    text_value = "\n".join(caption for _, caption in cards)
             row = [time.strftime("%H:%M:%S"), name, result.seed, int(num_value), json.dumps(result.settings, ensure_ascii=False)]
             past = [row, *past]
             return gallery_value, text_value, [str(p) for p in paths], result.settings, past, past

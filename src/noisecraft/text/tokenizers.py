@@ -20,7 +20,8 @@ import numpy as np
 
 from noisecraft.errors import ConfigError, DataError
 
-TOKENIZERS = ("char", "bpe")  # trained on a corpus; "words" (a fixed list) is made by the data that uses it
+# trained on a corpus (smiles, selfies: text/molecule_tokenizers.py); "words" (a fixed list) is made by the data that uses it
+TOKENIZERS = ("char", "bpe", "smiles", "selfies")
 
 
 class Tokenizer(Protocol):
@@ -195,6 +196,10 @@ def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 512) -> T
         return CharTokenizer.train(texts)
     if kind == "bpe":
         return BPETokenizer.train(texts, vocab_size)
+    if kind in ("smiles", "selfies"):
+        from noisecraft.text.molecule_tokenizers import MOLECULE_TOKENIZERS
+
+        return MOLECULE_TOKENIZERS[kind].train(texts)
     raise ConfigError(f"data.tokenizer: unknown tokenizer {kind!r} (choose from: {', '.join(TOKENIZERS)})")
 
 
@@ -211,6 +216,10 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
             raise DataError(f"cannot read the saved BPE tokenizer: {e}") from None
     if kind == "caption":
         return CaptionTokenizer(list(data["words"]))
+    if kind in ("smiles", "selfies"):
+        from noisecraft.text.molecule_tokenizers import MOLECULE_TOKENIZERS
+
+        return MOLECULE_TOKENIZERS[kind](list(data["vocab"]))
     if kind == "words":
         try:
             return WordTokenizer(data["words"], data.get("meta"))
