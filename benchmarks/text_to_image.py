@@ -86,7 +86,7 @@ def evaluate_one(args, label: str, recipe: str, rerank: int) -> dict[str, Any]:
         return json.loads(path.read_text())
     from noisecraft.evaluate.evaluator import score_samples
     from noisecraft.sampling import generate
-    from noisecraft.train.run import RunDir
+    from noisecraft.utils.paths import RunDir
 
     model = noisecraft.load(run_dir(args, recipe))
     scorer = noisecraft.load(run_dir(args, AUX["scorer"]))
