@@ -3,7 +3,10 @@ serves given bytes and can misbehave on request (for download tests)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import threading
@@ -31,6 +34,15 @@ def tiny():
         return load_recipe("mnist-vae-tiny", [*tiny_overrides(**train), *extra])
 
     return make
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small models: one thread is as fast, and never waits on a busy second core (use per module)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -117,3 +129,10 @@ def file_server(monkeypatch):
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+# keys for content credentials are created on first use in the config folder: never the user's own in tests
+os.environ["NOISECRAFT_CONFIG"] = tempfile.mkdtemp(prefix="noisecraft-config-")
+atexit.register(shutil.rmtree, os.environ["NOISECRAFT_CONFIG"], ignore_errors=True)
+for _name in ("NOISECRAFT_SIGNING_KEY", "NOISECRAFT_SIGNING_CERT"):
+    os.environ.pop(_name, None)

@@ -155,6 +155,7 @@ def write_texts(path: Path, texts: list[str]) -> Path:
 def write_samples_file(model: GenerativeModel, stem: Path, num: int, seed: int) -> Path | None:
     """What training writes every `sample_every` steps: a PNG grid of images, or a text file of samples
     (nothing for a family that generates neither, like the classifier)."""
+    from noisecraft.models.provenance import image_claims
     from noisecraft.utils.images import save_grid
 
     if model.spec.level is not None:  # game levels: drawn tiles, whatever the family
@@ -166,4 +167,5 @@ def write_samples_file(model: GenerativeModel, stem: Path, num: int, seed: int) 
         return write_texts(stem.with_suffix(".txt"), texts)
     if model.modality != "image":
         return None
-    return save_grid(model.sample(num, generator=torch.Generator().manual_seed(seed)), stem.with_suffix(".png"))
+    return save_grid(model.sample(num, generator=torch.Generator().manual_seed(seed)), stem.with_suffix(".png"),
+                     claims=image_claims(model, {"seed": seed, "num": num, "during_training": stem.name}))

@@ -111,6 +111,10 @@ def test_bench_trains_evaluates_ranks_and_resumes(tmp_path: Path, capsys):
     table = (out / "leaderboard.md").read_text()
     assert "| entry | family | params |" in table and "small" in table and "wide" in table
     assert (out / "samples.png").is_file()
+    from noisecraft.utils.credentials import verify_png
+
+    signed = verify_png((out / "samples.png").read_bytes())
+    assert signed.ok and [e["entry"] for e in signed.model["entries"]] == [e["entry"] for e in board["entries"]]
     weights = out / "small" / "run" / "model" / "model.safetensors"
     before = weights.stat().st_mtime_ns
     capsys.readouterr()

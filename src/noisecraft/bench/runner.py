@@ -19,6 +19,7 @@ from noisecraft.config import StrictModel, read_yaml, validate_section
 from noisecraft.errors import ConfigError
 from noisecraft.evaluate.evaluator import PROTOCOLS, evaluate_run
 from noisecraft.models.base import GenerativeModel
+from noisecraft.models.provenance import weights_sha256
 from noisecraft.models.registry import load_recipe
 from noisecraft.train.checkpoint import read_loop_state
 from noisecraft.train.loop import train
@@ -28,7 +29,7 @@ from noisecraft.utils.version import __version__
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 COLUMNS = ["entry", "family", "params", "train_images_per_s", "train_seconds", "fid", "kid", "precision", "recall",
-           "classifier_fid", "classes_covered", "nll_nats", "sampling_ms_per_image"]
+           "classifier_fid", "classes_covered", "c2st_accuracy", "nll_nats", "sampling_ms_per_image"]
 
 
 class Budget(StrictModel):
@@ -120,7 +121,8 @@ def run_entry(entry: Entry, suite: Suite, protocol: str, out: Path, progress: bo
         "train_seconds": state.train_seconds, "train_steps": state.step,
         "train_images_per_s": state.examples_seen / max(state.train_seconds, 1e-9),
         **{k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "classifier_fid",
-                                 "classes_covered", "class_entropy", "nll_nats", "bits_per_dim")},
+                                 "classes_covered", "class_entropy", "c2st_accuracy", "c2st_ci_low", "c2st_ci_high",
+                                 "near_copy_share", "nll_nats", "bits_per_dim")},
         "sampling_ms_per_image": evaluation["timing"].get("sampling_seconds_per_image", 0) * 1000,
         "evaluation": evaluation["protocol"],
     }
@@ -148,8 +150,12 @@ def write_leaderboard(suite: Suite, protocol: str, results: list[dict[str, Any]]
     for r in ranked:
         lines.append("| " + " | ".join(_cell(r.get(c)) for c in COLUMNS) + " |")
     (out / "leaderboard.md").write_text("\n".join(lines) + "\n\n![samples](samples.png)\n")
-    rows = [GenerativeModel.from_pretrained(model_dir_of(out / r["entry"] / "run")).sample(10, generator=torch.Generator().manual_seed(0)) for r in ranked]
-    save_grid(torch.cat(_same_shape(rows)), out / "samples.png", nrow=10)
+    models = [GenerativeModel.from_pretrained(model_dir_of(out / r["entry"] / "run")) for r in ranked]
+    rows = [m.sample(10, generator=torch.Generator().manual_seed(0)) for m in models]
+    claims = {"model": {"suite": suite.name, "entries": [{"entry": r["entry"], "family": m.family, "weights_sha256": weights_sha256(m)}
+                                                         for r, m in zip(ranked, models)]},
+              "settings": {"seed": 0, "num": 10, "rows": "one per entry, in leaderboard order"}}
+    save_grid(torch.cat(_same_shape(rows)), out / "samples.png", nrow=10, claims=claims)
     print(f"leaderboard: {out / 'leaderboard.md'}")
 
 

@@ -1,4 +1,4 @@
-"""`noisecraft evaluate RUN_DIR --metrics fid,kid,pr,nll [--num 10000] [--split test]` -> RUN_DIR/metrics.json."""
+"""`noisecraft evaluate RUN_DIR --metrics fid,kid,pr,nll,memorization,c2st [--num 10000] [--split test]` -> RUN_DIR/metrics.json."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.table import Table
 
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder (its config.yaml names the reference data)."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, prompt (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three); level models: levels, memorization (default: levels); models of music: nll, music (default: both)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, memorization, c2st, prompt (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three), memorization; level models: levels, memorization (default: levels); models of music: nll, music (default: both)."),
     protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
     num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
     split: str = typer.Option("test", "--split", help="Reference split of the run's data."),

@@ -38,7 +38,8 @@ def generate_images(model: GenerativeModel, path: Path, prompt: str, *, num: int
     import noisecraft
     from noisecraft.models.rerank import generate_reranked
     from noisecraft.sampling import check_options
-    from noisecraft.utils.images import png_bytes
+    from noisecraft.models.provenance import image_claims
+    from noisecraft.utils.images import indexed, png_bytes
 
     if out is None:
         raise ConfigError("--out: image models write one PNG per sample into a folder: give --out DIR")
@@ -57,8 +58,10 @@ def generate_images(model: GenerativeModel, path: Path, prompt: str, *, num: int
         words += ["--rerank", str(rerank), "--scorer", str(scorer_path)]
     settings = {"model": str(path), "family": model.family, "prompt": prompt, "num": num, "seed": seed, **options,
                 "rerank": rerank, "noisecraft": noisecraft.__version__, "command": shlex.join(words)}
+    claims = image_claims(model, settings, name=str(path))  # signed content credentials, as `sample` writes them
     out.mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(images):
         extra = {"index": i} if scores is None else {"index": i, "score": round(float(scores[i]), 4)}
-        (out / f"sample-{i:04d}.png").write_bytes(png_bytes(image, {"noisecraft": json.dumps({**settings, **extra})}))
+        png = png_bytes(image, {"noisecraft": json.dumps({**settings, **extra})}, indexed(claims, i))
+        (out / f"sample-{i:04d}.png").write_bytes(png)
     typer.echo(f"wrote {len(images)} image(s) to {out}" + (f" (best of {rerank} each)" if rerank > 1 else ""))

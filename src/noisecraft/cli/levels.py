@@ -15,9 +15,10 @@ from noisecraft.errors import ConfigError, SamplingError
 
 def generate_level_files(model, *, num: int, width: int | None, seed: int, out: Path | None, playable: bool,
                          max_tries: int, options: dict[str, Any]) -> None:
-    from noisecraft.data.levels.render import render
-    from noisecraft.models.levels import generate_levels, level_of
+    from noisecraft.models.levels import generate_levels, level_of, level_png
+    from noisecraft.models.provenance import image_claims
     from noisecraft.sampling import check_options
+    from noisecraft.utils.images import indexed
 
     if out is None:
         raise ConfigError("--out: a folder for the levels (one .txt in the corpus format and one .png each)")
@@ -27,11 +28,12 @@ def generate_level_files(model, *, num: int, width: int | None, seed: int, out: 
     options = check_options(model, options)
     levels = generate_levels(model, num, width, seed=seed, playable=playable, max_tries=max_tries, **options)
     out.mkdir(parents=True, exist_ok=True)
+    claims = image_claims(model, {"num": num, "width": width, "seed": seed, "playable_only": playable, **options})
     records = []
     for i, level in enumerate(levels):
         name = f"level-{i:03d}"
         (out / f"{name}.txt").write_text(level.text, encoding="utf-8")
-        render(level.rows, game, level.paths).save(out / f"{name}.png")
+        (out / f"{name}.png").write_bytes(level_png(level, model, claims=indexed(claims, i)))
         records.append({"file": f"{name}.txt", "playable": level.playable, "draws": level.tries,
                         "path_tiles": sum(len(p) for p in level.paths)})
         typer.echo(f"{out / name}.txt: {'playable' if level.playable else 'NOT playable'} "

@@ -1,4 +1,4 @@
-"""`noisecraft` command line: train, sample, generate, evaluate, bench, serve, recipes, datasets.
+"""`noisecraft` command line: train, sample, generate, evaluate, bench, serve, verify, recipes, datasets.
 
 Errors the user can fix print one line and exit 2; `--debug` (anywhere on the line) shows the traceback.
 """
@@ -10,7 +10,7 @@ import warnings
 
 import typer
 
-from noisecraft.cli import bench, catalog, evaluate, generate, sample, serve, train
+from noisecraft.cli import bench, catalog, evaluate, generate, sample, serve, train, verify
 from noisecraft.errors import NoisecraftError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("generate", no_args_is_help=True)(generate.generate)
 app.command("evaluate", no_args_is_help=True)(evaluate.evaluate)
 app.command("bench", no_args_is_help=True)(bench.bench)
 app.command("serve", no_args_is_help=True)(serve.serve)
+app.command("verify", no_args_is_help=True)(verify.verify)
 app.add_typer(catalog.recipes_app, name="recipes")
 app.add_typer(catalog.datasets_app, name="datasets")
 

@@ -30,6 +30,7 @@ def sample(
     import torch
 
     import noisecraft
+    from noisecraft.models.provenance import image_claims
     from noisecraft.sampling import generate
     from noisecraft.utils.images import save_each, save_grid
 
@@ -65,13 +66,16 @@ def sample(
         images = generate(model, num, seed=seed, condition=class_, steps=steps, temperature=temperature,
                           sampler=sampler, guidance=guidance, eta=eta)
         nrow = None
+    settings = {"seed": seed, "num": num, "class": class_, "steps": steps, "temperature": temperature, "sampler": sampler,
+                "guidance": guidance, "eta": eta, "mode": "reconstruct" if reconstruct else "interpolate" if interpolate else None}
+    claims = {**image_claims(model, settings, name=str(path)), **({"composite": True} if reconstruct else {})}
     if out.suffix.lower() == ".png":
-        save_grid(images, out, nrow=nrow)
+        save_grid(images, out, nrow=nrow, claims=claims)
         typer.echo(f"wrote {len(images)} images to {out}")
     elif out.suffix:
         raise ConfigError(f"--out {out}: give a .png file (one grid) or a folder (one PNG per sample)")
     else:
-        files = save_each(images, out)
+        files = save_each(images, out, claims=claims)
         typer.echo(f"wrote {len(files)} images to {out}/")
 
 

@@ -12,8 +12,10 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from noisecraft.data.download import file_digest
 from noisecraft.data.transforms import convert_channels, resize_images
 from noisecraft.errors import DataError
 from noisecraft.models.classifier import ImageClassifier
@@ -67,3 +69,18 @@ def class_coverage(probs: torch.Tensor) -> dict[str, float]:
         "class_entropy": float((p * p.reciprocal().log()).sum() / (math.log(num_classes) or 1.0)),
         "mean_confidence": float(probs.max(1).values.mean()),
     }
+
+
+class ClassifierExtractor:
+    """The shipped classifier's penultimate features, in the shape `reference_features` expects."""
+
+    name = "mnist-classifier (shipped in noisecraft/evaluate/weights)"
+    preprocessing = "gray, 28x28"
+    batch_size = 500
+
+    def __init__(self, classifier: ImageClassifier) -> None:
+        self.classifier = classifier
+        self.sha1 = file_digest(MNIST_CLASSIFIER_DIR / "model.safetensors", "sha1")
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        return classify(self.classifier, images)[0]

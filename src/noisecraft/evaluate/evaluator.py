@@ -19,9 +19,9 @@ import torch
 
 from noisecraft.config import MUSIC_DATASETS
 from noisecraft.data import build_dataset
-from noisecraft.data.download import file_digest
 from noisecraft.errors import CheckpointError, ConfigError, SamplingError
 from noisecraft.evaluate import metrics as M
+from noisecraft.evaluate.classifier import ClassifierExtractor
 from noisecraft.evaluate.inception import InceptionFeatures
 from noisecraft.evaluate.likelihood import likelihood_report
 from noisecraft.evaluate.reference import reference_features
@@ -32,7 +32,7 @@ from noisecraft.utils.version import __version__
 
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "headline": {"num": 10000, "metrics": ["fid", "kid", "pr"]},
-    "sweep": {"num": 2000, "metrics": ["fid", "kid", "pr", "cfid", "classes"]},
+    "sweep": {"num": 2000, "metrics": ["fid", "kid", "pr", "cfid", "classes", "c2st"]},
 }
 METRICS = {
     "fid": "Inception FID",
@@ -44,6 +44,8 @@ METRICS = {
     "loss": "token models: validation loss, nats per token",
     "bpc": "token models: bits per character of the validation text",
     "perplexity": "token models: exp(loss)",
+    "memorization": "near-copies of training examples (images: nearest neighbours; text: verbatim 50-character spans)",
+    "c2st": "classifier two-sample test: held-out accuracy of a judge telling samples from real images (0.5 = cannot)",
     "moses": "molecule models: MOSES's metrics (validity, uniqueness, novelty, FCD, SNN, Frag, Scaf, IntDiv, filters)",
     "music": "models of music: harmonization accuracy and music statistics vs Bach's (with nll: frame NLL)",
     "prompt": "shapes world: prompt accuracy per GenEval category, seen and held-out pairs (plus clip_score with --scorer)",
@@ -51,6 +53,8 @@ METRICS = {
 TOKEN_METRICS = {"loss": "loss_nats_per_token", "bpc": "bits_per_character", "perplexity": "perplexity"}
 INCEPTION_METRICS = {"fid", "kid", "pr"}
 CLASSIFIER_METRICS = {"cfid", "classes"}
+ANY_MODALITY = {"memorization"}
+SAMPLE_METRICS = INCEPTION_METRICS | CLASSIFIER_METRICS | {"memorization", "c2st"}  # need generated samples
 
 
 def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modality: str = "image") -> list[str]:
@@ -60,10 +64,12 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
         chosen = list(PROTOCOLS[protocol]["metrics"]) + (["nll"] if has_likelihood else [])
     else:
         chosen = [m.strip().lower() for m in text.split(",") if m.strip()]
-    mismatched = [m for m in chosen if m in METRICS and (m in TOKEN_METRICS or m == "moses") != (modality == "tokens")]
+    tokens_only = lambda m: m in TOKEN_METRICS or m == "moses"  # noqa: E731
+    fits = lambda m: m in ANY_MODALITY or tokens_only(m) == (modality == "tokens")  # noqa: E731
+    mismatched = [m for m in chosen if m in METRICS and not fits(m)]
     if mismatched:
         raise ConfigError(f"--metrics {mismatched[0]}: not a metric for {modality} models "
-                          f"(choose from: {', '.join(m for m in METRICS if (m in TOKEN_METRICS or m == 'moses') == (modality == 'tokens'))})")
+                          f"(choose from: {', '.join(m for m in METRICS if fits(m))})")
     unknown = [m for m in chosen if m not in METRICS]
     if "is" in unknown:
         raise ConfigError("--metrics is: the shipped Inception network gives pool features, not class logits, "
@@ -106,10 +112,13 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
                                              condition=condition)
         return finish(run, model, info, result, write)
     if model.modality == "tokens":
-        return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write)
+        return evaluate_token_run(run, model, data, chosen, split=split, max_windows=nll_num, progress=progress, write=write,
+                                  num=num, seed=seed, sample_options=sample_options)
     num = num or PROTOCOLS[protocol]["num"]
     if "pr" in chosen and num <= 3:
         raise ConfigError(f"--num: precision/recall (k=3 neighbours) needs more than 3 samples, got {num}")
+    if "c2st" in chosen and num < 10:
+        raise ConfigError(f"--num: c2st judges at least 10 samples against 10 real images, got {num}")
     options = check_options(model, sample_options or {})
     if "nll" in chosen and not model.has_likelihood:
         raise ConfigError(f"--metrics nll: the {model.family} family has no likelihood")
@@ -120,13 +129,14 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     protocol_info: dict[str, Any] = {"name": protocol, "num_samples": num, "seed": seed, "split": split,
                                      "sample_options": options}
 
-    if (INCEPTION_METRICS | CLASSIFIER_METRICS) & set(chosen):
+    if SAMPLE_METRICS & set(chosen):
         t = time.perf_counter()
         samples = generate(model, num, seed=seed, batch_size=batch_size, progress=progress, **options)
         result["timing"]["sampling_seconds_per_image"] = (time.perf_counter() - t) / num
         scores = score_samples(samples, data, split, chosen, protocol_info, progress=progress)
         result["metrics"].update(scores["metrics"])
         result["timing"].update(scores["timing"])
+        trust_checks(result, samples, data, split, chosen, model, run.root, progress)
 
     if "prompt" in chosen:
         from noisecraft.evaluate.prompt_accuracy import prompt_metrics
@@ -147,16 +157,45 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
 
 
 def evaluate_token_run(run: RunDir, model, data, chosen: list[str], *, split: str, max_windows: int | None,
-                       progress: bool, write: bool) -> dict[str, Any]:
-    """Validation loss, bits per character and perplexity on `split`, tokenized with the model's own tokenizer."""
+                       progress: bool, write: bool, num: int | None = None, seed: int = 0,
+                       sample_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validation loss, bits per character and perplexity on `split`, tokenized with the model's own tokenizer;
+    memorization of `num` (default 100) generated texts."""
     from noisecraft.evaluate.token_metrics import token_report
 
-    report = token_report(model, build_dataset(data, split, tokenizer=model.tokenizer), max_windows=max_windows,
-                          progress=progress)
-    protocol_info = {"name": "validation", "split": split, "tokens": report["tokens"], "characters": report["characters"],
-                     "windows": report["windows"], "block_size": report["block_size"]}
-    return finish(run, model, protocol_info, {"metrics": {TOKEN_METRICS[m]: report[TOKEN_METRICS[m]] for m in chosen},
-                                              "timing": {"total_seconds": report["seconds"]}}, write)
+    started = time.perf_counter()
+    result: dict[str, Any] = {"metrics": {}, "timing": {}}
+    protocol_info: dict[str, Any] = {"name": "validation", "split": split}
+    if set(chosen) & set(TOKEN_METRICS):
+        report = token_report(model, build_dataset(data, split, tokenizer=model.tokenizer), max_windows=max_windows,
+                              progress=progress)
+        protocol_info.update(tokens=report["tokens"], characters=report["characters"], windows=report["windows"],
+                             block_size=report["block_size"])
+        result["metrics"].update({TOKEN_METRICS[m]: report[TOKEN_METRICS[m]] for m in chosen if m in TOKEN_METRICS})
+    if "memorization" in chosen:
+        options = check_options(model, sample_options or {})
+        texts = generate(model, num or 100, seed=seed, **options)
+        protocol_info.update(num_samples=len(texts), seed=seed, sample_options=options)
+        trust_checks(result, texts, data, split, chosen, model, run.root, progress)
+    result["timing"]["total_seconds"] = time.perf_counter() - started
+    return finish(run, model, protocol_info, result, write)
+
+
+def trust_checks(out: dict[str, Any], samples, data, split: str, chosen: list[str], model, out_dir: Path,
+                 progress: bool) -> None:
+    """Memorization and C2ST of generated samples into `out`: their metrics, plus a report section each."""
+    if "memorization" in chosen:
+        from noisecraft.evaluate.memorization import memorization
+
+        found = memorization(samples, data, model=model, out_dir=out_dir, progress=progress)
+        out["metrics"].update(found["metrics"])
+        out["memorization"] = found["report"]
+    if "c2st" in chosen:
+        from noisecraft.evaluate.c2st import image_c2st
+
+        judged = image_c2st(samples, data, split, progress=progress)
+        out["metrics"].update(c2st_accuracy=judged["accuracy"], c2st_ci_low=judged["ci95"][0], c2st_ci_high=judged["ci95"][1])
+        out["c2st"] = judged
 
 
 def finish(run: RunDir, model, protocol_info: dict[str, Any], result: dict[str, Any], write: bool) -> dict[str, Any]:
@@ -219,23 +258,3 @@ def inception_metrics(real: np.ndarray, fake: np.ndarray, chosen: list[str], pro
         out["precision"], out["recall"] = M.precision_recall(real, fake, k=3)
         protocol_info["precision_recall"] = {"k": 3}
     return out
-
-
-class ClassifierExtractor:
-    """The shipped classifier's penultimate features, in the shape `reference_features` expects."""
-
-    name = "mnist-classifier (shipped in noisecraft/evaluate/weights)"
-    preprocessing = "gray, 28x28"
-    batch_size = 500
-
-    def __init__(self, classifier) -> None:
-        from noisecraft.evaluate.classifier import MNIST_CLASSIFIER_DIR
-
-        self.classifier = classifier
-        self.sha1 = file_digest(MNIST_CLASSIFIER_DIR / "model.safetensors", "sha1")
-
-    def __call__(self, images: torch.Tensor) -> np.ndarray:
-        from noisecraft.evaluate.classifier import classify
-
-        return classify(self.classifier, images)[0]
-

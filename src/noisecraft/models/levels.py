@@ -105,20 +105,15 @@ def generate_levels(model: GenerativeModel, num: int, width: int | None = None, 
     return [done[i] for i in range(num)]
 
 
-def level_png(level: GeneratedLevel, model: GenerativeModel, text: dict[str, str] | None = None) -> bytes:
-    """One level drawn with the agent's path, as PNG bytes (`text` goes into iTXt chunks), for the server."""
-    import io
-
-    from PIL.PngImagePlugin import PngInfo
-
+def level_png(level: GeneratedLevel, model: GenerativeModel, text: dict[str, str] | None = None,
+              claims: dict[str, Any] | None = None) -> bytes:
+    """One level drawn with the agent's path, as PNG bytes (`text` goes into iTXt chunks; `claims`: signed
+    content credentials), for the server and `generate --out`."""
     from noisecraft.data.levels.render import render
+    from noisecraft.utils.images import encode_png
 
-    info = PngInfo()
-    for key, value in (text or {}).items():
-        info.add_itxt(key, value)
-    buffer = io.BytesIO()
-    render(level.rows, level_of(model)["game"], level.paths).save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
+    drawing = render(level.rows, level_of(model)["game"], level.paths).convert("RGB")
+    return encode_png(np.asarray(drawing), text, claims)
 
 
 def write_level_sheet(model: GenerativeModel, path, num: int, seed: int, width: int | None = None):
@@ -127,12 +122,16 @@ def write_level_sheet(model: GenerativeModel, path, num: int, seed: int, width: 
     from pathlib import Path
 
     from noisecraft.data.levels.render import render, render_grid
+    from noisecraft.models.provenance import image_claims
+    from noisecraft.utils.images import encode_png
 
     level = level_of(model)
     room = get_game(level["game"]).room_width is not None
     levels = generate_levels(model, num, width or (None if room else 4 * level["window"]), seed=seed)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    render_grid([render(lv.rows, level["game"], lv.paths, tile=8) for lv in levels], columns=num if room else 1).save(path)
+    sheet = render_grid([render(lv.rows, level["game"], lv.paths, tile=8) for lv in levels], columns=num if room else 1)
+    claims = image_claims(model, {"seed": seed, "num": num, "width": width, "during_training": path.stem})
+    path.write_bytes(encode_png(np.asarray(sheet.convert("RGB")), claims=claims, title=path.name))
     path.with_suffix(".txt").write_text("\n".join(lv.text for lv in levels), encoding="utf-8")
     return path

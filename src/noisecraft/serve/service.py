@@ -197,24 +197,26 @@ class Service:
 
     def finish(self, job: Job, result: torch.Tensor | list[str]) -> Generation:
         from noisecraft import __version__
-        from noisecraft.utils.images import png_bytes
+        from noisecraft.models.provenance import image_claims
+        from noisecraft.utils.images import indexed, png_bytes
 
         served = self.models[job.model_name]
         settings: dict[str, Any] = {"model": served.name, "family": served.model.family, "num": job.num,
                                     "seed": job.seed, **({} if job.condition is None else {served.model.condition_kind: job.condition}),
                                     **job.options, "noisecraft": __version__, "command": reproduce_command(served, job)}
+        claims = image_claims(served.model, settings, name=served.name)  # signed content credentials, beside the chunk
         if served.model.spec.level is not None:  # game levels: each level's text, and its drawing with the agent's path
             from noisecraft.models.levels import level_png
 
             settings["playable"] = [level.playable for level in result]
-            images = [level_png(level, served.model, {"noisecraft": json.dumps({**settings, "index": i})})
+            images = [level_png(level, served.model, {"noisecraft": json.dumps({**settings, "index": i})}, indexed(claims, i))
                       for i, level in enumerate(result)]
             return Generation(served.name, job.seed, settings, images=images, texts=[level.text for level in result])
         if isinstance(result, list):
             if is_molecule_model(served.model):  # SMILES, as `noisecraft generate` writes them
                 result = [smiles_of(text) for text in result]
             return Generation(served.name, job.seed, settings, texts=result)
-        images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)})
+        images = [png_bytes(image, {"noisecraft": json.dumps({**settings, "index": i}, ensure_ascii=False)}, indexed(claims, i))
                   for i, image in enumerate(result)]
         return Generation(served.name, job.seed, settings, images=images)
 

@@ -1,10 +1,14 @@
-"""Images in, PNG files out (Pillow; torchvision does not import beside the CPU torch build)."""
+"""Images in, PNG files out (Pillow; torchvision does not import beside the CPU torch build).
+
+Given `claims` (what made the images: `models.provenance.image_claims`), a PNG is written with signed
+content credentials (`utils/credentials.py`); without, it is a plain PNG (figures, real data)."""
 
 from __future__ import annotations
 
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,30 +39,45 @@ def to_pil(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
 
 
-def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, claims: dict[str, Any] | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_pil(make_grid(images, nrow)).save(path)
+    path.write_bytes(encode_png(make_grid(images, nrow), claims=claims, title=path.name))
     return path
 
 
-def save_each(images: torch.Tensor, folder: Path, prefix: str = "sample") -> list[Path]:
-    """One PNG per image: sample-0000.png, sample-0001.png, ..."""
+def save_each(images: torch.Tensor, folder: Path, prefix: str = "sample", claims: dict[str, Any] | None = None) -> list[Path]:
+    """One PNG per image: sample-0000.png, sample-0001.png, ... (each one's claims say its index)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, arr in enumerate(to_uint8(images)):
         paths.append(folder / f"{prefix}-{i:04d}.png")
-        to_pil(arr).save(paths[-1])
+        paths[-1].write_bytes(encode_png(arr, claims=indexed(claims, i), title=paths[-1].name))
     return paths
 
 
-def png_bytes(image: torch.Tensor, text: dict[str, str] | None = None) -> bytes:
+def png_bytes(image: torch.Tensor, text: dict[str, str] | None = None, claims: dict[str, Any] | None = None) -> bytes:
     """One image [C, H, W] in [0, 1] as PNG bytes; `text` goes into iTXt chunks (UTF-8), e.g. the settings
     that made the image, so that a file keeps how to reproduce it."""
+    return encode_png(to_uint8(image[None])[0], text, claims)
+
+
+def encode_png(array: np.ndarray, text: dict[str, str] | None = None, claims: dict[str, Any] | None = None,
+               title: str = "image.png") -> bytes:
+    """H x W x C uint8 as PNG bytes, with iTXt chunks `text` and, given `claims`, signed credentials."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     for key, value in (text or {}).items():
         info.add_itxt(key, value)
     buffer = io.BytesIO()
-    to_pil(to_uint8(image[None])[0]).save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()
+    to_pil(array).save(buffer, format="PNG", pnginfo=info)
+    if claims is None:
+        return buffer.getvalue()
+    from noisecraft.utils.credentials import sign_png
+
+    return sign_png(buffer.getvalue(), claims, title)
+
+
+def indexed(claims: dict[str, Any] | None, index: int) -> dict[str, Any] | None:
+    """The claims of image `index` of a batch."""
+    return None if claims is None else {**claims, "settings": {**claims.get("settings", {}), "index": index}}

@@ -117,3 +117,11 @@ def latest_run_dir(name: str, runs_root: Path = Path("runs")) -> Path | None:
     """The most recent runs/NAME* that has a checkpoint (what a bare --resume continues)."""
     runs = [p for p in runs_root.glob(f"{name}*") if (p / "checkpoints" / "last").is_dir()]
     return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
+def config_dir() -> Path:
+    """The user's own settings and keys, never inside a checkout: $NOISECRAFT_CONFIG, else
+    $XDG_CONFIG_HOME/noisecraft, else ~/.config/noisecraft."""
+    if env := os.environ.get("NOISECRAFT_CONFIG"):
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CONFIG_HOME") or "~/.config").expanduser() / "noisecraft"
