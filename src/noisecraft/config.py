@@ -26,7 +26,8 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
-IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files", "captions", "caption_tokens")
+IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files", "max_image_pixels", "captions",
+                   "caption_tokens")
 TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride")
 TEXT_DATASETS = ("tinyshakespeare", "text")
 MOLECULE_DATA_KEYS = ("smiles_path", "smiles_column", "skip_bad_smiles", "properties", "sequences")
@@ -75,6 +76,8 @@ class DataConfig(StrictModel):
     skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images (and bad caption rows) with a warning")
     captions: bool = Field(False, description="image_folder: captions from captions.jsonl, captions.csv or a side-car .txt per image")
     caption_tokens: int = Field(24, ge=2, le=512, description="captioned images: caption length in word tokens (<start> included)")
+    max_image_pixels: int = Field(64_000_000, ge=1, description="image_folder: refuse a larger image (a decompression "
+                                  "bomb) from its header, before decoding it")
     text_path: Path | None = Field(None, description="a UTF-8 .txt file, or a folder of them (searched recursively)")
     tokenizer: Literal["char", "bpe", "smiles", "selfies"] = Field(
         "char", description="text: characters, or byte-level BPE trained on the corpus; molecules: smiles or selfies tokens")
@@ -215,6 +218,19 @@ class TrainConfig(StrictModel):
     tensorboard: bool = True
 
 
+class EvaluateConfig(StrictModel):
+    """How `noisecraft evaluate` measures the run: the same names as its options."""
+
+    protocol: Literal["headline", "sweep"] = Field("headline", description="headline: 10k samples, Inception "
+                                                   "FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics")
+    metrics: str | None = Field(None, description="comma-separated metric names (default: the protocol's)")
+    num: int | None = Field(None, ge=2, description="generated samples (default: the protocol's)")
+    split: Literal["train", "test"] = Field("test", description="reference split of the run's data")
+    seed: int = Field(0, ge=0, description="sampling seed")
+    nll_samples: int = Field(100, ge=1, description="importance samples per example for likelihood bounds")
+    nll_num: int | None = Field(None, ge=1, description="likelihood on the first N examples of the split")
+
+
 class Recipe(StrictModel):
     """A whole recipe. `model` stays a plain dict here; the named family's config class validates it."""
 
@@ -223,7 +239,7 @@ class Recipe(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     model: dict[str, Any]
     train: TrainConfig = Field(default_factory=TrainConfig)
-    evaluate: dict[str, Any] = Field(default_factory=dict)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
 
 def builtin_recipes() -> dict[str, Path]:

@@ -17,6 +17,7 @@ from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel
 from noisecraft.models.conditioning import class_labels
 from noisecraft.models.noise import RowGenerators
+from noisecraft.utils.cancel import Check, cancel_when, checkpoint
 
 
 def check_options(model: GenerativeModel, options: dict[str, Any]) -> dict[str, Any]:
@@ -50,11 +51,19 @@ def generate(model: GenerativeModel, num: int, seed: int = 0, batch_size: int = 
 
 
 @torch.no_grad()
-def generate_batch(model: GenerativeModel, requests: Sequence[tuple[int, int, Any]], **options: Any) -> list[torch.Tensor | list[str]]:
+def generate_batch(model: GenerativeModel, requests: Sequence[tuple[int, int, Any]], cancel: Check | None = None,
+                   **options: Any) -> list[torch.Tensor | list[str]]:
     """Several requests `(num, seed, condition)` with the same options in one sampling call. Each request
     draws its noise from its own generator (`RowGenerators`), so it gets the samples it would get alone:
     images as `generate(model, num, seed, condition=condition)`, texts as `noisecraft generate --num N
-    --seed S` (text i from seed S + i). Token models: every request must have the same prompt."""
+    --seed S` (text i from seed S + i). Token models: every request must have the same prompt.
+    `cancel`: consulted at every sampler step; when it gives a reason, `utils.cancel.Cancelled` is raised."""
+    with cancel_when(cancel):
+        checkpoint()
+        return _generate_batch(model, requests, **options)
+
+
+def _generate_batch(model: GenerativeModel, requests: Sequence[tuple[int, int, Any]], **options: Any) -> list[torch.Tensor | list[str]]:
     options = check_options(model, options)
     if model.spec.level is not None:  # game levels: whole levels, each played by the agent (models/levels.py)
         from noisecraft.models.levels import generate_levels

@@ -32,8 +32,10 @@ def pngs(response) -> list[Image.Image]:
     return [Image.open(io.BytesIO(base64.b64decode(b))) for b in response.json()["images"]]
 
 
-def test_healthz(client):
-    assert client.get("/healthz").json() == {"status": "ok", "models": 3}
+def test_healthz_tells_liveness_queue_and_uptime_only(client):
+    health = client.get("/healthz").json()
+    assert set(health) == {"status", "queue", "uptime_s"}
+    assert health["status"] == "ok" and health["queue"] == 0 and health["uptime_s"] >= 0
 
 
 def test_models_say_what_each_takes_and_its_limits(client):
@@ -153,7 +155,7 @@ def test_openapi_schema_describes_the_body_and_answers(client):
     assert {"model", "num", "seed", "class", "prompt", "steps", "sampler", "max_tokens"} <= set(body["properties"])
     assert body["properties"]["num"]["maximum"] == 6
     responses = schema["paths"]["/v1/generate"]["post"]["responses"]
-    assert {"200", "400", "401", "404", "422", "503"} <= set(responses)
+    assert {"200", "400", "401", "404", "413", "422", "429", "503"} <= set(responses)
 
 
 def test_past_the_time_limit_is_503(served):
@@ -162,12 +164,15 @@ def test_past_the_time_limit_is_503(served):
     assert response.status_code == 503 and "limit of 0.001 s" in response.json()["detail"]
 
 
+TOKEN = "s3cret-s3cret-s3cret"
+
+
 @pytest.fixture
 def locked(served):
-    return create_app(Service(served), token="s3cret", studio=True)
+    return create_app(Service(served), token=TOKEN, studio=True)
 
 
-@pytest.mark.parametrize("method, path", [("get", "/healthz"), ("get", "/v1/models"), ("post", "/v1/generate"),
+@pytest.mark.parametrize("method, path", [("get", "/v1/models"), ("post", "/v1/generate"),
                                           ("get", "/openapi.json"), ("get", "/"), ("get", "/config")])
 def test_with_a_token_every_request_needs_it(locked, method, path):
     with TestClient(locked) as c:
@@ -175,18 +180,51 @@ def test_with_a_token_every_request_needs_it(locked, method, path):
         assert getattr(c, method)(path, **kwargs).status_code == 401
         wrong = getattr(c, method)(path, headers={"Authorization": "Bearer nope"}, **kwargs)
         assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
-        assert getattr(c, method)(path, headers={"Authorization": "Basic s3cret"}, **kwargs).status_code == 401
-        assert getattr(c, method)(path, headers={"Authorization": "Bearer s3cret"}, **kwargs).status_code == 200
+        assert getattr(c, method)(path, headers={"Authorization": f"Basic {TOKEN}"}, **kwargs).status_code == 401
+        assert getattr(c, method)(path, headers={"Authorization": f"Bearer {TOKEN}"}, **kwargs).status_code == 200
+        assert getattr(c, method)(path, headers={"Cookie": f"noisecraft_session={TOKEN}"}, **kwargs).status_code == 401
 
 
-def test_a_browser_opens_the_studio_with_the_token_once(locked):
+def test_healthz_is_open_for_probes_even_with_a_token(locked):
     with TestClient(locked) as c:
+        assert c.get("/healthz").status_code == 200
+
+
+def test_a_browser_trades_the_token_for_a_session_cookie_once(locked):
+    with TestClient(locked, follow_redirects=False) as c:
         assert c.get("/").status_code == 401
-        opened = c.get("/?token=s3cret")
-        assert opened.status_code == 200 and "<html" in opened.text.lower()
-        assert c.get("/v1/models").status_code == 200  # the cookie now carries the token
+        opened = c.get(f"/?token={TOKEN}&x=1")
+        assert opened.status_code == 303 and opened.headers["location"] == "/?x=1"  # the token leaves the URL
+        cookie = opened.headers["set-cookie"]
+        session = c.cookies["noisecraft_session"]
+        assert TOKEN not in cookie and len(session) >= 32
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=43200" in cookie and "Secure" not in cookie
+        assert c.get("/").status_code == 200 and "<html" in c.get("/").text.lower()
+        assert c.get("/v1/models").status_code == 200  # the cookie's session, not the token
         c.cookies.clear()
         assert c.get("/v1/models").status_code == 401
+    with TestClient(locked, base_url="https://example.test", follow_redirects=False) as c:
+        assert "Secure" in c.get(f"/?token={TOKEN}").headers["set-cookie"]  # over https only
+
+
+def test_sessions_expire(served, monkeypatch):
+    from noisecraft.serve import auth
+
+    app = create_app(Service(served), token=TOKEN, studio=False)
+    with TestClient(app, follow_redirects=False) as c:
+        c.get(f"/v1/models?token={TOKEN}")
+        assert c.get("/v1/models").status_code == 200
+        now = auth.time.monotonic()
+        monkeypatch.setattr(auth.time, "monotonic", lambda: now + 13 * 3600)
+        assert c.get("/v1/models").status_code == 401
+
+
+@pytest.mark.parametrize("token", ["", "short", "x" * 15])
+def test_an_empty_or_short_token_is_refused_at_start(served, token):
+    from noisecraft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--token: at least 16 characters"):
+        create_app(Service(served), token=token, studio=False)
 
 
 def test_without_a_token_the_studio_is_open(served):

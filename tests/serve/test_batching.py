@@ -97,6 +97,7 @@ def test_a_failing_call_fails_its_requests_and_the_thread_serves_on(served):
 
 def test_a_request_past_the_time_limit_is_dropped_from_the_queue(served):
     from noisecraft.serve.service import GenerationTimeout
+    from noisecraft.utils.cancel import Cancelled
 
     service = make_service(served, timeout=0.001)
     slow = service.submit("diff", 16, 0, None, steps=400)
@@ -106,5 +107,6 @@ def test_a_request_past_the_time_limit_is_dropped_from_the_queue(served):
     with pytest.raises(GenerationTimeout, match="limit of 0.001 s"):
         service.wait(queued)
     assert queued.future.cancelled()
-    slow.future.result(timeout=120)
+    with pytest.raises(Cancelled):  # past its own limit too: stopped at a step, not after all 400
+        slow.future.result(timeout=120)
     assert service.batcher.calls == 1  # the cancelled request was never sampled

@@ -43,7 +43,7 @@ def test_a_run_folder_is_named_after_the_run(started, model_dirs, tmp_path, caps
     assert "serving my-run at" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, warned", [(["--host", "0.0.0.0"], True), (["--host", "0.0.0.0", "--token", "t"], False),
+@pytest.mark.parametrize("argv, warned", [(["--host", "0.0.0.0"], True), (["--host", "0.0.0.0", "--token", "t" * 16], False),
                                           (["--host", "localhost"], False), (["--host", "::1"], False)])
 def test_binding_beyond_loopback_without_a_token_warns(started, model_dirs, capsys, argv, warned):
     assert run(["serve", str(model_dirs["vae"]), "--no-studio", *argv]) == 0

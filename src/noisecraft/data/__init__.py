@@ -65,7 +65,8 @@ def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
             return load_shapes(split, num=cfg.limit, image_size=cfg.image_size, caption_tokens=cfg.caption_tokens)
         return load_captioned_folder(cfg.image_folder, split=split, tokenizer=tokenizer, caption_tokens=cfg.caption_tokens,
                                      skip_bad_files=cfg.skip_bad_files, image_size=cfg.image_size,
-                                     channels=cfg.channels or 3, test_fraction=cfg.test_fraction, limit=cfg.limit)
+                                     channels=cfg.channels or 3, test_fraction=cfg.test_fraction, limit=cfg.limit,
+                                     max_pixels=cfg.max_image_pixels)
     if cfg.dataset == "image_folder":
         return load_image_folder(
             cfg.image_folder,
@@ -76,6 +77,7 @@ def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
             skip_bad_files=cfg.skip_bad_files,
             test_fraction=cfg.test_fraction,
             limit=cfg.limit,
+            max_pixels=cfg.max_image_pixels,
         )
     if cfg.dataset == "mnist":
         data = load_mnist(split, source=cfg.source, cache_dir=cfg.cache_dir)

@@ -33,6 +33,7 @@ from noisecraft.errors import CheckpointError, ConfigError
 from noisecraft.models.conditioning import class_labels
 from noisecraft.models.registry import get_family
 from noisecraft.utils.version import __version__
+from noisecraft.utils.durable import fsync_dir, fsync_tree
 
 if TYPE_CHECKING:
     from noisecraft.models.options import OptionSpec
@@ -221,10 +222,12 @@ def replace_dir(src: Path, dst: Path) -> None:
     `recover_dir` puts back.
     """
     old = dst.with_name(dst.name + ".old")
+    fsync_tree(src)  # the new files' bytes are on disk before any name points at them
     shutil.rmtree(old, ignore_errors=True)
     if dst.exists():
         os.replace(dst, old)
     os.replace(src, dst)
+    fsync_dir(dst.parent)  # both renames are on disk before the old copy goes
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -233,3 +236,4 @@ def recover_dir(dst: Path) -> None:
     old = dst.with_name(dst.name + ".old")
     if not dst.exists() and old.exists():
         os.replace(old, dst)
+        fsync_dir(dst.parent)

@@ -5,16 +5,18 @@
                        (or "texts" for token models)
     POST /v1/music     models of music: {"model", "melody": base64 MIDI/MusicXML} -> MIDI, MusicXML, PNG, WAV
                        (serve/music_api.py)
-    GET  /healthz      {"status": "ok"}
+    GET  /healthz      {"status": "ok", "queue": N, "uptime_s": S} (open without the token)
 
 Errors are JSON `{"detail": ...}`: 400 for a body that is not UTF-8 JSON, 401 without the token, 404 for an
-unknown model, 422 for anything else wrong with a request (naming the field and value), 503 past the
-per-request time limit.
+unknown model, 408 for a body that stalls, 413 for one over the size limit, 422 for anything else wrong with
+a request (naming the field and value), 429 when the queue is full and 503 past the per-request time limit
+(both with Retry-After).
 """
 
 import asyncio
 import contextlib
-import secrets
+import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -24,9 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from noisecraft.errors import NoisecraftError
 from noisecraft.models.options import OptionSpec
-from noisecraft.serve.service import MAX_PROMPT, MAX_SEED, GenerationTimeout, Service, UnknownModel
+from noisecraft.serve.auth import TokenAuth, check_token
+from noisecraft.serve.batcher import Job, QueueFull
+from noisecraft.serve.limits import MAX_BODY, BodyLimit
+from noisecraft.serve.outputs import OutputFolder
+from noisecraft.serve.responses import ERROR_RESPONSES
+from noisecraft.serve.service import MAX_PROMPT, MAX_SEED, Generation, GenerationTimeout, Service, UnknownModel
+from noisecraft.utils.cancel import Cancelled
 
-TOKEN_COOKIE = "noisecraft_token"
+RETRY_AFTER = 5  # seconds, in the Retry-After of 429 and 503 answers
+DISCONNECT_POLL = 0.25  # seconds between checks that a waiting client is still there
 
 
 class ModelInfo(BaseModel):
@@ -52,20 +61,10 @@ class GenerateResponse(BaseModel):
     texts: list[str] | None = Field(None, description="continuations of the prompt (without it)")
 
 
-class FieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class ErrorResponse(BaseModel):
-    detail: str | list[FieldError] = Field(description="what is wrong, naming the field and value; a list for "
-                                                       "errors of the body's shape or types")
-
-
 class Health(BaseModel):
     status: Literal["ok"]
-    models: int
+    queue: int = Field(description="requests waiting for the sampling thread")
+    uptime_s: float
 
 
 def request_model(service: Service) -> type[BaseModel]:
@@ -103,34 +102,41 @@ def _constraints(specs: list[OptionSpec]) -> dict[str, Any]:
     return out
 
 
-def create_app(service: Service, token: str | None = None, studio: bool = True) -> FastAPI:
+def create_app(service: Service, token: str | None = None, studio: bool = True, *, max_body: int = MAX_BODY,
+               body_timeout: float = 10.0, studio_concurrency: int = 2) -> FastAPI:
+    """The whole server: routes, error answers, the studio at /, then the guards around all of it (body
+    limits outermost, then the token)."""
     from noisecraft import __version__
+
+    check_token(token)
+    closing: list[Callable[[], None]] = [service.close]  # at shutdown, in this order
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        await asyncio.to_thread(service.close)
+        for close in closing:
+            await asyncio.to_thread(close)
 
     app = FastAPI(title="noisecraft", version=__version__, summary="Generate with trained noisecraft models.", lifespan=lifespan)
-    body_model = request_model(service)
+    add_error_answers(app, service)
+    add_routes(app, service)
+    from noisecraft.serve.music_api import add_music_routes
 
-    @app.middleware("http")
-    async def require_token(request: Request, call_next):
-        """With --token every request needs `Authorization: Bearer TOKEN`. A browser opens /?token=TOKEN
-        once; the answer sets a cookie holding it, which the studio's own requests then carry."""
-        if token is None:
-            return await call_next(request)
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and secrets.compare_digest(given.encode(), token.encode()):
-            return await call_next(request)
-        if secrets.compare_digest(request.cookies.get(TOKEN_COOKIE, "").encode(), token.encode()):
-            return await call_next(request)
-        if secrets.compare_digest(request.query_params.get("token", "").encode(), token.encode()):
-            response = await call_next(request)
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-            return response
-        return JSONResponse({"detail": "missing or wrong token: send Authorization: Bearer TOKEN"}, status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+    add_music_routes(app, service)  # POST /v1/music: harmonize a base64 melody, or compose
+    if studio:
+        from noisecraft.serve.studio import mount_studio
+
+        app.state.studio_outputs = outputs = OutputFolder()
+        closing.append(outputs.remove)
+        app = mount_studio(app, service, outputs, concurrency=studio_concurrency)
+    if token is not None:
+        app.add_middleware(TokenAuth, token=token)
+    app.add_middleware(BodyLimit, max_bytes=max_body, read_timeout=body_timeout)
+    return app
+
+
+def add_error_answers(app: FastAPI, service: Service) -> None:
+    """Every error as JSON `{"detail": ...}` with its status; none echoes the input back."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, e: RequestValidationError) -> JSONResponse:
@@ -142,49 +148,64 @@ def create_app(service: Service, token: str | None = None, studio: bool = True) 
     async def unknown_model(request: Request, e: UnknownModel) -> JSONResponse:
         return JSONResponse({"detail": str(e)}, status_code=404)
 
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, e: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=429, headers={"Retry-After": str(RETRY_AFTER)})
+
     @app.exception_handler(GenerationTimeout)
     async def timeout(request: Request, e: GenerationTimeout) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": "10"})
+        return JSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
 
     @app.exception_handler(NoisecraftError)
     async def bad_request(request: Request, e: NoisecraftError) -> JSONResponse:
         return JSONResponse({"detail": str(e).removeprefix("--")}, status_code=422)
 
+
+def add_routes(app: FastAPI, service: Service) -> None:
+    body_model = request_model(service)
+    started = time.monotonic()
+
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "models": len(service.models)}
+        """Open even with --token: liveness, queue depth and uptime, nothing about the models."""
+        return {"status": "ok", "queue": service.queue_depth, "uptime_s": round(time.monotonic() - started, 3)}
 
     @app.get("/v1/models", response_model=ModelsResponse, tags=["generate"])
     async def models() -> dict[str, Any]:
         return {"models": service.describe()}
 
     @app.post("/v1/generate", response_model=GenerateResponse, response_model_exclude_none=True, tags=["generate"],
-              responses={400: {"model": ErrorResponse, "description": "a body that cannot be read (not UTF-8 JSON)"},
-                         401: {"model": ErrorResponse, "description": "missing or wrong token"},
-                         404: {"model": ErrorResponse, "description": "unknown model"},
-                         422: {"model": ErrorResponse, "description": "a field or value the model does not take"},
-                         503: {"model": ErrorResponse, "description": "past the per-request time limit"}})
-    async def generate(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]  (no "from __future__ import annotations" here: FastAPI reads this one)
+              responses=ERROR_RESPONSES)
+    async def generate(body: body_model, request: Request) -> Any:  # type: ignore[valid-type]  (no "from __future__ import annotations" here: FastAPI reads this one)
         fields = body.model_dump(exclude={"model", "num", "seed", "class_", "prompt"})
         condition = service.condition(body.model, class_=body.class_, prompt=body.prompt)
         job = service.submit(body.model, body.num, body.seed, condition, **fields)
-        future = asyncio.wrap_future(service.batcher.submit(job))
-        try:
-            result = await asyncio.wait_for(future, service.timeout)  # cancels a job still queued
-        except asyncio.TimeoutError:
-            raise GenerationTimeout(f"generation took longer than the server's limit of {service.timeout:g} s") from None
-        return (await asyncio.to_thread(service.finish, job, result)).to_json()
+        generation = await wait_for_job(service, job, request)
+        if generation is None:  # nobody to answer
+            return JSONResponse({"detail": "client closed the request"}, status_code=499)
+        return generation.to_json()
 
-    from noisecraft.serve.music_api import add_music_routes
 
-    add_music_routes(app, service)  # POST /v1/music: harmonize a base64 melody, or compose
-
-    if studio:
-        import gradio as gr
-
-        from noisecraft.serve.studio import build_studio
-
-        blocks = build_studio(service)
-        app = gr.mount_gradio_app(app, blocks, path="", ssr_mode=False, footer_links=["api"],
-                                  allowed_paths=[str(blocks.noisecraft_outputs)])
-    return app
+async def wait_for_job(service: Service, job: Job, request: Request) -> Generation | None:
+    """Queue `job` and await it. Past the time limit, or when the client goes, the job is abandoned: dropped
+    from the queue, or stopped at its sampler's next step. None: the client went away."""
+    future = asyncio.wrap_future(service.batcher.submit(job))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + service.timeout
+    try:
+        while not future.done():
+            await asyncio.wait({future}, timeout=min(DISCONNECT_POLL, max(0.0, deadline - loop.time())))
+            if future.done():
+                break
+            if loop.time() >= deadline:
+                raise service.timed_out()
+            if await request.is_disconnected():
+                return None
+        result = future.result()
+    except Cancelled:
+        raise service.timed_out() from None
+    finally:
+        if not future.done():
+            job.abandon()
+            future.cancel()  # what the sampling thread still sets on it is dropped, not logged as never retrieved
+    return await asyncio.to_thread(service.finish, job, result)

@@ -21,7 +21,9 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from noisecraft.errors import ConfigError, DataError
+from noisecraft.serve.responses import ERROR_RESPONSES
 from noisecraft.serve.service import MAX_SEED, GenerationTimeout, Service
+from noisecraft.utils.cancel import Cancelled, run_within
 
 MAX_MELODY_BYTES = 1 << 20
 
@@ -51,11 +53,12 @@ class MusicResponse(BaseModel):
 
 
 def add_music_routes(app: FastAPI, service: Service) -> None:
-    @app.post("/v1/music", response_model=MusicResponse, tags=["generate"])
+    @app.post("/v1/music", response_model=MusicResponse, tags=["generate"], responses=ERROR_RESPONSES)
     async def music(body: MusicRequest) -> dict[str, Any]:
+        work = asyncio.to_thread(run_within, service.timeout, make_music, service, body)  # stops at a sampler step
         try:
-            return await asyncio.wait_for(asyncio.to_thread(make_music, service, body), service.timeout)
-        except asyncio.TimeoutError:
+            return await asyncio.wait_for(work, service.timeout)
+        except (asyncio.TimeoutError, Cancelled):
             raise GenerationTimeout(f"generation took longer than the server's limit of {service.timeout:g} s") from None
 
 

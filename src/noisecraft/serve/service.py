@@ -11,6 +11,7 @@ import base64
 import json
 import secrets
 import shlex
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from noisecraft.models.base import GenerativeModel
 from noisecraft.models.conditioning import class_labels
 from noisecraft.molecule_sampling import is_molecule_model, smiles_of
 from noisecraft.serve.batcher import Batcher, Job
+from noisecraft.utils.cancel import Cancelled
 
 MAX_PROMPT = 1000
 MAX_SEED = 2**63 - 1
@@ -111,10 +113,18 @@ class Service:
     max_batch: int = 16
     timeout: float = 120.0
     batching: bool = True
+    max_queue: int = 64
     batcher: Batcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.batcher = Batcher(batching=self.batching, max_images=max(64, self.max_batch))
+        self.batcher = Batcher(batching=self.batching, max_images=max(64, self.max_batch), max_queue=self.max_queue)
+
+    @property
+    def queue_depth(self) -> int:
+        return self.batcher.depth()
+
+    def timed_out(self) -> GenerationTimeout:
+        return GenerationTimeout(f"generation took longer than the server's limit of {self.timeout:g} s")
 
     def close(self) -> None:
         self.batcher.close()
@@ -144,7 +154,7 @@ class Service:
         self._check_condition(served, num, condition)
         if is_molecule_model(m) and "stop" in m.sample_options:
             options.setdefault("stop", ["\n"])  # one molecule a sample
-        return Job(served.name, m, num, seed, condition, options)
+        return Job(served.name, m, num, seed, condition, options, deadline=time.monotonic() + self.timeout)
 
     def condition(self, model: str, class_: Any = None, prompt: str | None = None) -> Any:
         """The condition from a request's "class" and "prompt" fields, each allowed only where the model takes it."""
@@ -185,9 +195,9 @@ class Service:
         """Block until the batcher has served `job` (threads: the studio); the API awaits `job.future`."""
         try:
             result = job.future.result(timeout=self.timeout if timeout is None else timeout)
-        except FutureTimeout:
-            job.future.cancel()
-            raise GenerationTimeout(f"generation took longer than the server's limit of {self.timeout:g} s") from None
+        except (FutureTimeout, Cancelled):
+            job.abandon()
+            raise self.timed_out() from None
         return self.finish(job, result)
 
     def run(self, model: str, num: int = 1, seed: int | None = None, condition: Any = None, **options: Any) -> Generation:

@@ -349,13 +349,21 @@ def check_run_dir(run: RunDir, resolved: ResolvedRecipe, resume: bool) -> None:
         raise CheckpointError(f"--resume: {run.root} is not a run folder (no config.yaml)")
     if read_loop_state(run.last_checkpoint) is None:
         raise CheckpointError(f"--resume: {run.root} has no checkpoint yet (no checkpoints/last)")
-    saved = yaml.safe_load(run.config.read_text())
+    saved = with_defaults(yaml.safe_load(run.config.read_text()))
     differences = [k for k in diff_keys(saved, resolved.to_dict()) if k not in BUDGET_KEYS]
     if differences:
         raise ConfigError(
             f"--resume: the recipe differs from {run.config} at {', '.join(differences)}; resume with the same "
             f"recipe (only the budget, {' and '.join(BUDGET_KEYS)}, may change), or train into a new --out"
         )
+
+
+def with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """A run's recipe with the keys added since it was written, at their defaults (they change nothing)."""
+    try:
+        return load_recipe(saved).to_dict()
+    except ConfigError:
+        return saved
 
 
 def write_config(run: RunDir, resolved: ResolvedRecipe) -> None:

@@ -32,6 +32,7 @@ from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.noise import per_rows
 from noisecraft.models.options import OptionSpec
 from noisecraft.models.registry import register
+from noisecraft.utils.cancel import checkpoint
 
 
 class ARCNNConfig(ModelConfig):
@@ -210,6 +211,7 @@ class ARCNN(GenerativeModel):
         budget = (start * ~known).flatten(1).sum(1) * change_share
         removed = torch.zeros(n, device=x.device)
         for _ in range(max(1, round(passes * x.shape[2] * self.config.notes_per_step))):
+            checkpoint()
             scores = self.flip_logits(x).flatten(1).float() / temperature
             locked = known.flatten(1) | ((start.flatten(1) > 0) & (x.flatten(1) > 0) & (removed >= budget)[:, None])
             scores = scores.masked_fill(locked, -math.inf)
@@ -233,6 +235,7 @@ class ARCNN(GenerativeModel):
         free = ~known[..., :1] if self.voiced else ~known
         x = self.draw(x, known, free, generator, temperature)
         for i in range(steps):
+            checkpoint()
             rate = max(GIBBS_MIN, GIBBS_MAX - (GIBBS_MAX - GIBBS_MIN) * i / (GIBBS_ETA * steps))
             block = free & (self.uniform(free.shape, generator) < rate)
             cells = block.expand_as(x) if self.voiced else block

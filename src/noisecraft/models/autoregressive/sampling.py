@@ -16,6 +16,7 @@ from torch import Tensor
 
 from noisecraft.errors import ConfigError
 from noisecraft.models.noise import per_rows
+from noisecraft.utils.cancel import checkpoint
 
 
 class NextTokenModel(Protocol):
@@ -82,6 +83,7 @@ def sample_tokens(model: NextTokenModel, prompt: Tensor, max_tokens: int, *, tem
     running = [True] * n
     start, cache = 0, None
     for step in range(max_tokens):
+        checkpoint()
         new_start = window_start(tokens.shape[1], start, model.context_size, first=step == 0)
         if not use_cache:
             logits = model.logits(tokens[:, new_start:])[:, -1]

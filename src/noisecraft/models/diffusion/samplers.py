@@ -20,6 +20,7 @@ import torch
 
 from noisecraft.errors import ConfigError
 from noisecraft.models.noise import randn
+from noisecraft.utils.cancel import checkpoint
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -41,6 +42,7 @@ def ancestral(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, generato
     """Step to sigma_down deterministically, then add fresh noise of size sigma_up:
     sigma_up^2 = eta^2 * sigma_next^2 (sigma^2 - sigma_next^2) / sigma^2, sigma_down^2 = sigma_next^2 - sigma_up^2."""
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+        checkpoint()
         denoised = denoise(x, sigma)
         sigma_up = min(float(sigma_next), eta * float((sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2).sqrt()))
         sigma_down = (sigma_next**2 - sigma_up**2) ** 0.5
@@ -66,6 +68,7 @@ def heun(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, generator: to
          eta: float | None = None) -> torch.Tensor:
     _deterministic("heun", eta)
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+        checkpoint()
         d = (x - denoise(x, sigma)) / sigma
         x_next = x + (sigma_next - sigma) * d
         if sigma_next > 0:  # trapezoidal correction
@@ -82,6 +85,7 @@ def dpmpp_2m(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, generator
     _deterministic("dpmpp-2m", eta)
     previous, h_previous = None, None
     for sigma, sigma_next in zip(sigmas[:-1], sigmas[1:]):
+        checkpoint()
         denoised = denoise(x, sigma)
         if sigma_next == 0:
             x = denoised

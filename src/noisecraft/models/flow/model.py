@@ -23,6 +23,7 @@ from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.noise import randn
 from noisecraft.models.registry import register
+from noisecraft.utils.cancel import checkpoint
 
 
 SAMPLE_LIMIT = 1e4  # bound on a coupling's inverse output, far beyond what data reach (|y| < 3 in logit space)
@@ -197,6 +198,7 @@ class NormalizingFlow(GenerativeModel):
             if level < len(self.blocks) - 1:
                 y = torch.cat([y, latents[level]], 1)
             for step in reversed(self.blocks[level]):
+                checkpoint()
                 y = step.inverse(y)
             y = unsqueeze(y)
         return ((torch.sigmoid(y) - self.config.alpha) / (1 - 2 * self.config.alpha)).clamp(0, 1)

@@ -24,6 +24,7 @@ from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
 from noisecraft.models.noise import per_rows
 from noisecraft.models.registry import register
 from noisecraft.nn.pixelcnn import GatedPixelCNN
+from noisecraft.utils.cancel import checkpoint
 
 
 class PixelCNNConfig(ModelConfig):
@@ -89,6 +90,7 @@ class PixelCNN(GenerativeModel):
         tokens = torch.zeros(n, h, w, dtype=torch.long, device=self.device)
         above: list[Tensor] = []
         for i, j in tqdm([(i, j) for i in range(h) for j in range(w)], desc="pixels", leave=False, disable=None):
+            checkpoint()
             if j == 0:  # the rows above are complete: their part of every layer is fixed for this row
                 above = self.stack.rows_above(tokens[:, : i + 1], labels)
             logits = self.stack.next_logits(tokens[:, i, :j], above, labels)
