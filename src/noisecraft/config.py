@@ -26,7 +26,8 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
 
 
-IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files", "max_image_pixels")
+IMAGE_DATA_KEYS = ("image_folder", "image_size", "channels", "labels", "skip_bad_files", "max_image_pixels", "captions",
+                   "caption_tokens")
 TEXT_DATA_KEYS = ("text_path", "tokenizer", "vocab_size", "block_size", "stride")
 TEXT_DATASETS = ("tinyshakespeare", "text")
 MOLECULE_DATA_KEYS = ("smiles_path", "smiles_column", "skip_bad_smiles", "properties", "sequences")
@@ -64,7 +65,7 @@ class DataConfig(StrictModel):
     """Where the training examples come from and how they are shaped."""
 
     dataset: Literal["mnist", "digits", "image_folder", "tinyshakespeare", "text", "smb", "zelda", "level_folder",
-                     "moses", "smiles", "jsb-chorales", "bach-chorales", "music_folder"] | None = Field(
+                     "moses", "smiles", "jsb-chorales", "bach-chorales", "music_folder", "shapes"] | None = Field(
         None, description="a built-in data set (`noisecraft datasets list`); default mnist, or image_folder / text "
         "when image_folder / text_path is set"
     )
@@ -72,7 +73,9 @@ class DataConfig(StrictModel):
     image_size: int | None = Field(None, ge=4, le=1024, description="resize (+ center crop) to this size")
     channels: Literal[1, 3] | None = Field(None, description="1 = grayscale, 3 = RGB; default: the data's own")
     labels: bool = Field(False, description="image_folder: class labels from sub-folder names")
-    skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images with a warning")
+    skip_bad_files: bool = Field(False, description="image_folder: skip unreadable images (and bad caption rows) with a warning")
+    captions: bool = Field(False, description="image_folder: captions from captions.jsonl, captions.csv or a side-car .txt per image")
+    caption_tokens: int = Field(24, ge=2, le=512, description="captioned images: caption length in word tokens (<start> included)")
     max_image_pixels: int = Field(64_000_000, ge=1, description="image_folder: refuse a larger image (a decompression "
                                   "bomb) from its header, before decoding it")
     text_path: Path | None = Field(None, description="a UTF-8 .txt file, or a folder of them (searched recursively)")
@@ -90,7 +93,8 @@ class DataConfig(StrictModel):
     pad_to: int | None = Field(None, ge=2, le=1024, description="levels: pad windows with the empty tile to this square side")
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none "
                                  "(text: the last fraction of the characters, the validation split)")
-    limit: int | None = Field(None, ge=1, description="use only the first N examples (text: windows) of a split")
+    limit: int | None = Field(None, ge=1, description="use only the first N examples (text: windows) of a split; "
+                              "shapes: how many scenes (default 20,000 train, 2,000 test)")
     source: Literal["package", "download"] = Field(
         "package", description="mnist, tinyshakespeare: the copy shipped in the package, or a download into cache_dir"
     )
@@ -123,6 +127,9 @@ class DataConfig(StrictModel):
                        else "level_folder" if self.level_folder is not None
                        else "smiles" if self.smiles_path is not None else "mnist")
             object.__setattr__(self, "dataset", dataset)
+        if self.captions and self.dataset != "image_folder":
+            raise ValueError(f"data.captions reads an image folder's captions; data.dataset {self.dataset!r} has none "
+                             "of its own (shapes always has captions)")
         molecule_keys = [k for k in MOLECULE_DATA_KEYS if getattr(self, k) != self._default(k)]
         if molecule_keys and self.dataset not in MOLECULE_DATASETS:
             raise ValueError(f"data.{molecule_keys[0]} is for molecule data; data.dataset {self.dataset!r} is not molecules")

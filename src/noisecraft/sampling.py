@@ -82,6 +82,8 @@ def _generate_batch(model: GenerativeModel, requests: Sequence[tuple[int, int, A
     condition = conditions[0]
     if getattr(model, "num_classes", 0):  # each request's classes as it would get them alone
         condition = torch.cat([class_labels(c, n, model.num_classes, model.spec.class_names) for n, c in zip(nums, conditions)])
+    elif model.condition_kind == "prompt":  # images for prompts: each row its request's prompt ("" = none)
+        condition = [c or "" for n, c in zip(nums, conditions) for _ in range(n)]
     elif any(c is not None for c in conditions):
         condition = next(c for c in conditions if c is not None)  # the family says why it takes none
     return list(model.sample(len(generators), condition=condition, generator=generators, **options).cpu().split(nums))

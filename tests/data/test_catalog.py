@@ -12,7 +12,7 @@ def test_entries_are_json_and_locations_exist():
     music = {"jsb-chorales", "bach-chorales", "music_folder"}
     levels = {"smb", "zelda", "level_folder"}
     molecules = {"moses", "smiles"}
-    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder"} | music | levels | molecules
+    assert set(DATASETS) == {"mnist", "digits", "tinyshakespeare", "text", "image_folder"} | music | levels | molecules | {"shapes"}
     for info in DATASETS.values():
         record = json.loads(json.dumps(info.to_dict()))
         modality = "text" if info.name in ("tinyshakespeare", "text") else "levels" if info.name in levels else \

@@ -12,7 +12,7 @@ from rich.table import Table
 
 def evaluate(
     run_dir: str = typer.Argument(..., help="A run folder (its config.yaml names the reference data), or pretrained:NAME."),
-    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, memorization, c2st (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three), nll, memorization; level models: levels, memorization (default: levels); models of music: nll, music (default: both)."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, memorization, c2st, prompt (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three), nll, memorization; level models: levels, memorization (default: levels); models of music: nll, music (default: both)."),
     protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
     num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
     split: str = typer.Option("test", "--split", help="Reference split of the run's data."),
@@ -25,6 +25,8 @@ def evaluate(
     guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Classifier-free guidance weight."),
     eta: Optional[float] = typer.Option(None, "--eta", min=0.0, max=1.0, help="DDIM noise."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    scorer: Optional[Path] = typer.Option(None, "--scorer", help="--metrics prompt: a CLIP-style scorer run (shapes-clip) for clip_score."),
+    prompts: int = typer.Option(32, "--prompts", min=1, help="--metrics prompt: prompts per category and split (2 images each)."),
     condition: Optional[str] = typer.Option(None, "--condition", help="--metrics moses: sample conditioned on properties, e.g. qed=0.9."),
 ) -> None:
     """Measure a trained model: sample quality against the data's test split, and likelihood."""
@@ -35,7 +37,7 @@ def evaluate(
     options = {"temperature": temperature, "sampler": sampler, "steps": steps, "guidance": guidance, "eta": eta}
     result = evaluate_run(run_dir, metrics=metrics, protocol=protocol, num=num, split=split, seed=seed,
                           nll_samples=nll_samples, nll_num=nll_num, sample_options=options, progress=not quiet,
-                          condition=condition)
+                          scorer=scorer, prompts=prompts, condition=condition)
     info = result["protocol"]
     size = f"{info['num_samples']} samples" if "num_samples" in info else f"{info['tokens']:,} tokens of the {info['split']} split" \
         if "tokens" in info else f"the {info['split']} split"

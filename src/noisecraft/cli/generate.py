@@ -1,4 +1,5 @@
-"""`noisecraft generate RUN_DIR "ROMEO:" --max-tokens 300 --temperature 0.8`: continue a prompt, streamed."""
+"""`noisecraft generate RUN_DIR "ROMEO:" --max-tokens 300 --temperature 0.8`: continue a prompt, streamed;
+image models: `noisecraft generate RUN "a big red circle" --num 8 --out DIR` (cli/generate_images.py)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,16 @@ def generate(
     stop: Optional[list[str]] = typer.Option(None, "--stop", help="Stop before this string (repeatable); \\n means a newline."),
     num: int = typer.Option(1, "--num", "-n", min=1, help="How many continuations."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same text."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file (level models: a folder)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Also write the texts to this file (level models: a folder; image models: the folder for one PNG per sample)."),
     width: Optional[int] = typer.Option(None, "--width", min=2, help="Level models: columns per level (default: 150 Mario columns, a Zelda room)."),
     playable: bool = typer.Option(False, "--playable", help="Level models: redraw each level until the game's agent can play it."),
     max_tries: int = typer.Option(100, "--max-tries", min=1, help="Level models with --playable: draws per level at most."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, mps ..."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", min=0.0, help="Images: classifier-free guidance weight (1 = none)."),
+    negative: Optional[str] = typer.Option(None, "--negative", help="Images: a negative prompt (what the picture should not be)."),
+    rerank: int = typer.Option(1, "--rerank", min=1, help="Images: draw K candidates per image, keep the one --scorer likes best."),
+    scorer: Optional[Path] = typer.Option(None, "--scorer", help="Images: a CLIP-style scorer run (shapes-clip) for --rerank and scores."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Images: sampling steps, for families that take them."),
     condition: Optional[str] = typer.Option(None, "--condition", help="Molecule models: properties to aim for, e.g. qed=0.9 (the model must be trained with data.properties)."),
     melody: Optional[Path] = typer.Option(None, "--melody", help="Music: harmonize this melody (.mid / .musicxml), kept note for note as the soprano."),
     inpaint: Optional[Path] = typer.Option(None, "--inpaint", help="Music: redraw --voices and/or --bars of this piece, keep the rest."),
@@ -38,7 +44,8 @@ def generate(
     passes: Optional[float] = typer.Option(None, "--passes", min=0.0, help="Music roll models: how long to sample."),
     change_share: Optional[float] = typer.Option(None, "--change-share", min=0.0, max=1.0, help="Music, flip sampler: share of the starting notes it may remove."),
 ) -> None:
-    """Continue a prompt with a token model, streaming the text to the terminal as it is generated."""
+    """Continue a prompt with a token model, streaming the text to the terminal as it is generated; or draw
+    the images a prompt describes with a text-to-image model."""
     import noisecraft
     from noisecraft.sampling import generate_text, write_texts
 
@@ -62,6 +69,11 @@ def generate(
         generate_music(model, melody=melody, inpaint=inpaint, prompt_file=prompt_file, voices=voices, bars=bars,
                        num=num, seed=seed, out=out, formats=formats, options=options)
         return
+    if model.modality == "image":
+        from noisecraft.cli.generate_images import generate_images
+
+        return generate_images(model, path, prompt, num=num, seed=seed, out=out, rerank=rerank, scorer_path=scorer,
+                               options={"guidance": guidance, "negative": negative, "steps": steps})
     from noisecraft.molecule_sampling import is_molecule_model
 
     if is_molecule_model(model):
@@ -72,7 +84,7 @@ def generate(
     if condition is not None:
         raise ConfigError(f"--condition: only for molecule models; {path} holds a {model.family} model of text")
     if model.modality != "tokens":
-        raise ConfigError(f"generate: {path} holds a {model.family} model of images; use `noisecraft sample`")
+        raise ConfigError(f"generate: {path} holds a {model.family} model of {model.modality}s; use `noisecraft sample`")
     prompt = unescape(prompt)
     if prompt:
         model.encode_prompt(prompt)  # a character it cannot encode fails here, before anything is printed

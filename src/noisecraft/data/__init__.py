@@ -58,6 +58,15 @@ def build_dataset(cfg: DataConfig, split: Literal["train", "test"] = "train",
         return build_music_dataset(cfg, split, tokenizer)
     if cfg.modality == "tokens":
         return load_text_dataset(cfg, split, tokenizer)
+    if cfg.dataset == "shapes" or cfg.captions:
+        from noisecraft.data.captions import load_captioned_folder, load_shapes
+
+        if cfg.dataset == "shapes":
+            return load_shapes(split, num=cfg.limit, image_size=cfg.image_size, caption_tokens=cfg.caption_tokens)
+        return load_captioned_folder(cfg.image_folder, split=split, tokenizer=tokenizer, caption_tokens=cfg.caption_tokens,
+                                     skip_bad_files=cfg.skip_bad_files, image_size=cfg.image_size,
+                                     channels=cfg.channels or 3, test_fraction=cfg.test_fraction, limit=cfg.limit,
+                                     max_pixels=cfg.max_image_pixels)
     if cfg.dataset == "image_folder":
         return load_image_folder(
             cfg.image_folder,

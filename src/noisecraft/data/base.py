@@ -27,6 +27,8 @@ class DataSpec(BaseModel):
     vocab_size: int | None = None
     tokenizer: dict[str, Any] | None = None  # `Tokenizer.to_dict()`: saved with the model, plain JSON
     start_tokens: list[int] | None = None  # what an unprompted sample starts from
+    # captioned images: each item also has "caption" ids of this length (vocab_size, tokenizer: the caption's)
+    caption_tokens: int | None = None
     # game levels only (image or token encoding): game, tiles, window, padding; see data/levels/dataset.py
     level: dict[str, Any] | None = None
     # grids that are not pictures (music rolls): what the axes mean, for the code that decodes samples

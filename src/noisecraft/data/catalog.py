@@ -150,13 +150,27 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo(
             name="image_folder",
             description="any folder of images, searched recursively (" + ", ".join(EXTENSIONS) + "); "
-            "class labels from first-level sub-folder names with data.labels: true; data.test_fraction "
+            "class labels from first-level sub-folder names with data.labels: true; captions (data.captions: true) from "
+            "captions.jsonl, captions.csv (file, caption) or a side-car .txt per image; data.test_fraction "
             f"(default {_DEFAULT_TEST_FRACTION}) held out as the test split by a permutation with seed {SPLIT_SEED}",
             shape=None,
             splits=None,
             source="your own files",
             recipe="data: {image_folder: PATH, image_size: 64}",
             citation="yours: check the license of your images",
+        ),
+        DatasetInfo(
+            name="shapes",
+            description="the shapes world (../shared/docs/shapes-world.md): black 64x64 canvases with 1-4 flat "
+            "objects (8 colours, circle/square/triangle/cross, small/big, 3x3 cells) and captions in its grammar "
+            "(single object, counting, two objects, relations); procedural and seeded, data.limit scenes "
+            "(default 20,000 train, 2,000 test); held-out colour-shape pairs ((colour + shape) % 4 == 3, e.g. red "
+            "cross, blue square) never appear in training. data.image_size: 32 keeps every other pixel",
+            shape=(3, 64, 64),
+            splits={"train": 20000, "test": 2000},
+            source="drawn by noisecraft (noisecraft/data/shapes.py); nothing to download",
+            recipe="data: {dataset: shapes, image_size: 32}",
+            citation="noisecraft; the world follows GenEval's categories (Ghosh et al. 2023, arXiv:2310.11513)",
         ),
     )
 }

@@ -85,7 +85,9 @@ def load_image_folder(
     arrays = one_size(arrays, root)
     images = torch.from_numpy(np.stack(arrays)).reshape(len(arrays), *arrays[0].shape[:2], channels)
     labels_tensor = torch.from_numpy(targets[kept]) if targets is not None else None
-    return ImageDataset(images.permute(0, 3, 1, 2).contiguous(), labels_tensor, class_names, root.name)
+    data = ImageDataset(images.permute(0, 3, 1, 2).contiguous(), labels_tensor, class_names, root.name)
+    data.files = [files[i] for i in kept]  # which file each image is (captions are matched to them)
+    return data
 
 
 def one_size(arrays: list[np.ndarray], root: Path) -> list[np.ndarray]:

@@ -50,6 +50,7 @@ METRICS = {
     "c2st": "classifier two-sample test: held-out accuracy of a judge telling samples from real images (0.5 = cannot)",
     "moses": "molecule models: MOSES's metrics (validity, uniqueness, novelty, FCD, SNN, Frag, Scaf, IntDiv, filters)",
     "music": "models of music: harmonization accuracy and music statistics vs Bach's (with nll: frame NLL)",
+    "prompt": "shapes world: prompt accuracy per GenEval category, seen and held-out pairs (plus clip_score with --scorer)",
 }
 TOKEN_METRICS = {"loss": "loss_nats_per_token", "bpc": "bits_per_character", "perplexity": "perplexity"}
 INCEPTION_METRICS = {"fid", "kid", "pr"}
@@ -83,7 +84,8 @@ def parse_metrics(text: str | None, protocol: str, has_likelihood: bool, modalit
 def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "headline", num: int | None = None,
                  split: str = "test", seed: int = 0, batch_size: int = 250, nll_samples: int = 100,
                  nll_num: int | None = None, sample_options: dict[str, Any] | None = None,
-                 progress: bool = True, write: bool = True, condition: str | None = None) -> dict[str, Any]:
+                 progress: bool = True, write: bool = True, condition: str | None = None,
+                 scorer: Path | None = None, prompts: int = 32) -> dict[str, Any]:
     """Sample from the run's model, compare with its data's `split`, write RUN/metrics.json, return it."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol: unknown protocol {protocol!r} (choose from: {', '.join(PROTOCOLS)})")
@@ -137,6 +139,14 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
         result["metrics"].update(scores["metrics"])
         result["timing"].update(scores["timing"])
         trust_checks(result, samples, data, split, chosen, model, run.root, progress)
+
+    if "prompt" in chosen:
+        from noisecraft.evaluate.prompt_accuracy import prompt_metrics
+
+        report = prompt_metrics(model, data, scorer=scorer, prompts=prompts, seed=seed, options=options)
+        result["metrics"].update(report.pop("metrics"))
+        result["timing"]["prompt_seconds_per_image"] = report["seconds_per_image"]
+        protocol_info["prompt"] = report
 
     if "nll" in chosen:
         report = likelihood_report(model, build_dataset(data, split), num=nll_num, importance_samples=nll_samples,

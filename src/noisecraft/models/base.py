@@ -90,7 +90,7 @@ class GenerativeModel(nn.Module):
             return None
         if labels is None:
             raise ConfigError(f"this {self.family} model is class-conditional and was given no labels: its batches "
-                              "and samples need them")
+                              "and samples need labels")
         return labels
 
     def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:

@@ -33,3 +33,22 @@ def class_labels(condition: Any, n: int, num_classes: int | None, class_names: l
     if len(bad):
         raise ConfigError(f"--class {int(bad[0])}: out of range (0..{num_classes - 1})")
     return labels.clone()
+
+
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def class_from_prompt(prompt: str, class_names: list[str] | None, num_classes: int) -> int:
+    """The class a prompt names, for class-conditional models asked in words: "a 7", "seven", "an image of a 3".
+    Class names are matched as words; digit classes also answer to their English names."""
+    names = class_names or [str(i) for i in range(num_classes)]
+    found = []
+    for word in prompt.lower().replace(",", " ").replace(".", " ").split():
+        if word in names:
+            found.append(names.index(word))
+        elif word in NUMBER_WORDS and str(NUMBER_WORDS.index(word)) in names:
+            found.append(names.index(str(NUMBER_WORDS.index(word))))
+    if len(set(found)) != 1:
+        why = "names no class" if not found else "names several classes"
+        raise ConfigError(f"prompt {prompt!r}: {why} (this model draws one of: {', '.join(names)})")
+    return found[0]

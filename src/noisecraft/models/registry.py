@@ -27,6 +27,8 @@ BUILTIN_FAMILIES = {
     "lstm": "noisecraft.models.autoregressive",
     "seqvae": "noisecraft.models.seqvae",
     "arcnn": "noisecraft.models.arcnn",
+    "clip": "noisecraft.models.clip",
+    "dalle": "noisecraft.models.autoregressive",
 }
 
 _FAMILIES: dict[str, type[GenerativeModel]] = {}

@@ -234,11 +234,14 @@ class Service:
 
 def reproduce_command(served: ServedModel, job: Job) -> str:
     """The CLI line that makes the same samples on this machine (batching changes them by rounding at most)."""
-    text = served.model.modality == "tokens" and served.model.spec.level is None
-    words = ["noisecraft", "generate" if text or served.model.spec.level is not None else "sample", str(served.path)]
+    level = served.model.spec.level is not None
+    text = served.model.condition_kind == "prompt" and not level  # text models, and image models that read prompts
+    words = ["noisecraft", "generate" if text or level else "sample", str(served.path)]
     if text and job.condition:
         words.append(job.condition)
     words += ["--num", str(job.num), "--seed", str(job.seed)]
+    if text and served.model.modality == "image":
+        words += ["--out", "generated"]  # one PNG per image
     if job.condition is not None and not text:
         words += ["--class", str(job.condition)]
     for name, value in job.options.items():

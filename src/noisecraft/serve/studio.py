@@ -32,7 +32,7 @@ EVERY_CLASS = "(every class in turn)"
 # the options with a control of their own (anything else a family takes goes in "more options (JSON)"),
 # and each control's value for a model that gives the option no default
 UNSET = {"sampler": "default", "steps": 20, "guidance": 1.0, "eta": 0.0, "temperature": 1.0, "max_tokens": 200,
-         "top_k": 0, "top_p": 1.0}
+         "top_k": 0, "top_p": 1.0, "negative": ""}
 
 
 def mount_studio(app: FastAPI, service: Service, outputs: OutputFolder, concurrency: int = 2) -> FastAPI:
@@ -97,6 +97,8 @@ def input_controls(service: Service, names: list[str]) -> dict[str, Any]:
             "max_tokens": gr.Slider(1, 2000, step=1, label="max tokens", **shown["max_tokens"]),
             "top_k": gr.Number(precision=0, minimum=0, label="top-k (0 = all)", **shown["top_k"]),
             "top_p": gr.Slider(0.05, 1, step=0.05, label="top-p", **shown["top_p"]),
+            "negative": gr.Textbox(label="negative prompt (what the image should not be)", max_lines=1,
+                                   elem_id="negative", **shown["negative"]),
         }
         out["more"] = gr.Textbox(label="more options (JSON)", placeholder='{"stop": ["\\n\\n"]}', elem_id="more")
     return out
@@ -121,7 +123,8 @@ def pick_handler(service: Service, controls: dict[str, Any]) -> Callable[[str], 
         updates = [describe(served)]
         classes = [EVERY_CLASS, *served.describe(service.max_batch)["takes"].get("classes", [])]
         updates.append(gr.update(choices=classes, value=EVERY_CLASS, visible=m.condition_kind == "class"))
-        updates.append(gr.update(visible=m.condition_kind == "prompt"))
+        updates.append(gr.update(visible=m.condition_kind == "prompt",
+                                 label="prompt (text to continue)" if m.modality == "tokens" else "prompt"))
         for key in controls:
             spec = options.get(key)
             update: dict[str, Any] = {"visible": spec is not None, "value": initial(key, spec)}

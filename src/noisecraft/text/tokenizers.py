@@ -1,6 +1,7 @@
 """Tokenizers: text <-> token ids, saved with the model as plain JSON (no code, no pickles).
 
 - `char`: one token per character of the corpus (sorted), nanoGPT's shakespeare_char vocabulary;
+- `caption`: the words of text-to-image captions (closed vocabulary, unknown words -> <unk>);
 - `bpe`: byte-level BPE trained on the corpus with Hugging Face `tokenizers` (any text encodes);
 - `words`: a fixed vocabulary of whitespace-separated words (event streams such as music; the data
   loader that made it describes them in `meta`, which no model reads).
@@ -151,6 +152,45 @@ class WordTokenizer:
         return {"type": "words", "words": self.words, "meta": self.meta}
 
 
+class CaptionTokenizer:
+    """Caption words for text-to-image models: lower-case words split on spaces, unknown words -> <unk>.
+    Ids 0, 1, 2 are <pad>, <unk> and <start> (what a caption encoder reads first, so an empty caption
+    still has one token to attend to)."""
+
+    kind = "caption"
+    SPECIAL = ("<pad>", "<unk>", "<start>")
+    PAD, UNK, START = 0, 1, 2
+
+    def __init__(self, words: Sequence[str]) -> None:
+        self.words = list(self.SPECIAL) + [w for w in dict.fromkeys(words) if w not in self.SPECIAL]
+        self._index = {w: i for i, w in enumerate(self.words)}
+
+    @classmethod
+    def train(cls, texts: Iterable[str]) -> "CaptionTokenizer":
+        return cls(sorted({w for text in texts for w in text.lower().split()}))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        return [self._index.get(w, self.UNK) for w in text.lower().split()]
+
+    def encode_array(self, text: str) -> np.ndarray:
+        return np.asarray(self.encode(text), dtype=np.int64)
+
+    def encode_padded(self, text: str, length: int) -> list[int]:
+        """<start> + the words, cut or padded with <pad> to `length` tokens."""
+        ids = [self.START, *self.encode(text)][:length]
+        return ids + [self.PAD] * (length - len(ids))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return " ".join(self.words[int(i)] for i in ids if int(i) >= len(self.SPECIAL))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "caption", "words": self.words[len(self.SPECIAL) :]}
+
+
 def train_tokenizer(kind: str, texts: Iterable[str], vocab_size: int = 512) -> Tokenizer:
     if kind == "char":
         return CharTokenizer.train(texts)
@@ -174,6 +214,8 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
             return BPETokenizer(HFTokenizer.from_str(json.dumps(data["tokenizer"])))
         except Exception as e:  # tokenizers raises its own exception type for a malformed file
             raise DataError(f"cannot read the saved BPE tokenizer: {e}") from None
+    if kind == "caption":
+        return CaptionTokenizer(list(data["words"]))
     if kind in ("smiles", "selfies"):
         from noisecraft.text.molecule_tokenizers import MOLECULE_TOKENIZERS
 
@@ -187,4 +229,4 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
         from noisecraft.text.columns import ColumnTokenizer
 
         return ColumnTokenizer(data["columns"])
-    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words, columns)")
+    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words, columns, caption)")

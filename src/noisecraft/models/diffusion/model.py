@@ -11,6 +11,11 @@ Either way `denoise(x, sigma)` exposes the model as a denoiser of x = x0 + sigma
 samplers in `samplers.py` need. Class-conditional models drop labels during training (`label_dropout`) so
 that one network also knows p(x); sampling then mixes the two predictions (classifier-free guidance,
 Ho & Salimans 2022): D = D_uncond + w (D_cond - D_uncond).
+
+With `text_encoder` set, the condition is a caption instead: a small transformer reads its tokens and the
+UNet cross-attends to them; dropped captions (`label_dropout`) become the empty caption, and a negative
+prompt takes the empty caption's place in guidance. With `autoencoder` set, all of this happens in the
+latent space of a trained VAE or VQ-VAE (latent diffusion, Rombach et al. 2022): see `latent.py`.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from pydantic import Field, field_validator, model_validator
 from noisecraft.data.base import DataSpec
 from noisecraft.errors import ConfigError
 from noisecraft.models.base import GenerativeModel, ModelConfig, StepOutput
+from noisecraft.models.captions import caption_ids, empty_captions
+from noisecraft.models.diffusion.latent import LatentSpace
 from noisecraft.models.diffusion.samplers import SAMPLERS, karras_sigmas, sampler_name, unknown_sampler
 from noisecraft.models.diffusion.schedules import alphas_cumprod, sigmas_of
 from noisecraft.models.noise import randn
 from noisecraft.models.options import OptionSpec
 from noisecraft.models.registry import register
+from noisecraft.nn.text_encoder import TextEncoder, TextEncoderConfig
 from noisecraft.nn.unet import UNet
 
 
@@ -52,7 +60,13 @@ class DiffusionConfig(ModelConfig):
     dropout: float = Field(0.0, ge=0, lt=1)
     # conditioning
     conditional: bool = Field(False, description="class-conditional (needs labelled data)")
-    label_dropout: float = Field(0.1, ge=0, le=1, description="share of labels dropped in training, for guidance")
+    label_dropout: float = Field(0.1, ge=0, le=1, description="share of labels (or captions) dropped in training, for guidance")
+    text_encoder: TextEncoderConfig | None = Field(None, description="caption-conditional: a transformer over the "
+                                                   "caption tokens, trained jointly, that the UNet cross-attends to")
+    autoencoder: str | None = Field(None, description="latent diffusion: a trained VAE or VQ-VAE (run or model folder)")
+    autoencoder_model: dict[str, Any] | None = Field(None, description="recorded from model.autoencoder in the model "
+                                                     "folder (its family, config and spec): the folder is self-contained")
+    latent_scale: float | None = Field(None, gt=0, description="latents are divided by this (default: set from the autoencoder)")
     # sampling defaults (override with --sampler, --steps, --guidance, --eta)
     sampler: str = Field("dpmpp-2m", description="ddpm, ddim, heun or dpmpp-2m")
     steps: int = Field(20, ge=1, le=10000)
@@ -83,21 +97,54 @@ class DiffusionConfig(ModelConfig):
 class DiffusionModel(GenerativeModel):
     family = "diffusion"
     config_class = DiffusionConfig
-    sample_options = ("sampler", "steps", "eta", "guidance")
-    option_specs = {"sampler": OptionSpec("string", "sampling algorithm", choices=tuple(SAMPLERS))}
+    sample_options = ("sampler", "steps", "eta", "guidance", "negative")
+    option_specs = {"sampler": OptionSpec("string", "sampling algorithm", choices=tuple(SAMPLERS)),
+                    "negative": OptionSpec("string", "negative prompt: what the image should not be", max_length=1000)}
 
     def __init__(self, config: DiffusionConfig, spec: DataSpec) -> None:
         super().__init__(config, spec)
         if spec.modality != "image" or len(spec.shape) != 3:
             raise ConfigError(f"model.family diffusion: needs images (C, H, W), the data gives {spec.modality} {spec.shape}")
-        c, h, w = spec.shape
+        self.latent = LatentSpace.build(config, spec) if config.autoencoder or config.autoencoder_model else None
+        if self.latent is not None:  # the saved config records the autoencoder; the recipe's stays as written
+            self.config = config = config.model_copy(update=self.latent.record)
+        c, h, w = self.latent.shape if self.latent is not None else spec.shape
+        self.init_conditioning(config.conditional)
+        self.text = None
+        if config.text_encoder is not None:
+            if config.conditional:
+                raise ConfigError("model.text_encoder: a model is conditioned on classes or on captions, not both")
+            if not spec.caption_tokens:
+                raise ConfigError("model.text_encoder: the data has no captions (dataset: shapes, or an image folder "
+                                  "with data.captions: true)")
+            self.text = TextEncoder(config.text_encoder, spec.vocab_size, spec.caption_tokens)
+        else:  # a negative prompt needs a model that reads prompts
+            self.sample_options = tuple(o for o in self.sample_options if o != "negative")
         self.unet = UNet(c, min(h, w), config.channels, config.res_blocks, config.attention, config.heads,
-                         config.dropout, num_classes=self.init_conditioning(config.conditional) or 0)
+                         config.dropout, num_classes=self.num_classes or 0,
+                         context_dim=config.text_encoder.dim if self.text is not None else None)
         if config.objective != "edm":
             alpha_bar = alphas_cumprod(config.schedule, config.timesteps)
             # derived from the config, so not saved with the weights
             self.register_buffer("alpha_bar", alpha_bar.float(), persistent=False)
             self.register_buffer("log_sigmas", sigmas_of(alpha_bar).log().float(), persistent=False)
+
+    @property
+    def condition_kind(self) -> str | None:
+        return "prompt" if self.text is not None else super().condition_kind
+
+    def optimizer_groups(self):
+        return {"model": [p for p in self.parameters() if p.requires_grad]}  # not a frozen autoencoder's
+
+    def network(self, x: torch.Tensor, noise_label: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        """The UNet given the condition: class labels, or caption ids (read by the text encoder)."""
+        if self.text is None:
+            return self.unet(x, noise_label, cond)
+        context, mask = self.text(cond)
+        return self.unet(x, noise_label, context=context, context_mask=mask)
+
+    def encode_prompt(self, condition: Any) -> torch.Tensor:
+        return caption_ids(self.spec, condition, 1)
 
     # --- the denoiser every sampler uses -------------------------------------------------------------
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -108,9 +155,9 @@ class DiffusionModel(GenerativeModel):
         if cfg.objective == "edm":
             total = s**2 + cfg.sigma_data**2
             c_skip, c_out, c_in = cfg.sigma_data**2 / total, s * cfg.sigma_data / total.sqrt(), total.rsqrt()
-            return c_skip * x + c_out * self.unet(c_in * x, 250.0 * sigma.log(), labels)
+            return c_skip * x + c_out * self.network(c_in * x, 250.0 * sigma.log(), labels)
         a = (1 + s**2).rsqrt()  # sqrt(alpha_bar): x_t = a * x
-        out = self.unet(a * x, self.timestep_of(sigma), labels)
+        out = self.network(a * x, self.timestep_of(sigma), labels)
         if cfg.objective == "eps":
             return x - s * out
         if cfg.objective == "v":
@@ -127,7 +174,7 @@ class DiffusionModel(GenerativeModel):
     # --- training ------------------------------------------------------------------------------------
     def forward(self, batch: dict[str, torch.Tensor], optimizer: str = "model") -> StepOutput:
         cfg = self.config
-        x0 = batch["x"] * 2 - 1
+        x0 = self.latent.encode(batch["x"]) if self.latent is not None else batch["x"] * 2 - 1
         labels = self._training_labels(batch)
         noise = torch.randn_like(x0)
         b = len(x0)
@@ -141,7 +188,7 @@ class DiffusionModel(GenerativeModel):
         t = torch.randint(0, cfg.timesteps, (b,), device=x0.device)
         alpha_bar = self.alpha_bar[t][:, None, None, None]
         a, s = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
-        out = self.unet(a * x0 + s * noise, t.float(), labels)
+        out = self.network(a * x0 + s * noise, t.float(), labels)
         target = {"eps": noise, "v": a * noise - s * x0, "x0": x0}[cfg.objective]
         per_example = (out - target).pow(2).mean((1, 2, 3))
         if cfg.min_snr_gamma is not None:
@@ -151,6 +198,10 @@ class DiffusionModel(GenerativeModel):
         return StepOutput(per_example.mean())
 
     def _training_labels(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        if self.text is not None:  # dropped captions become the empty caption: <start>, then padding
+            ids = batch["caption"]
+            drop = torch.rand(len(ids), device=ids.device) < self.config.label_dropout
+            return torch.where(drop[:, None], self.null_condition(ids), ids)
         labels = self.require_labels(batch.get("y"))
         if labels is None:
             return None
@@ -173,19 +224,35 @@ class DiffusionModel(GenerativeModel):
 
     def describe_options(self) -> dict[str, dict[str, Any]]:
         options = super().describe_options()
-        if not self.num_classes:
+        if not self.conditioned:
             del options["guidance"]  # nothing to guide towards
         return options
 
-    def guided_denoiser(self, labels: torch.Tensor | None, guidance: float):
-        """D(x, sigma) with classifier-free guidance; both predictions come from one batched call."""
-        lo, hi = (-1.0, 1.0) if self.config.clip_denoised else (None, None)
+    @property
+    def conditioned(self) -> bool:
+        return bool(self.num_classes) or self.text is not None
+
+    def labels_for(self, condition: Any, n: int) -> torch.Tensor | None:
+        """Class labels as `--class` takes them; caption models: the caption ids of a prompt, or of one prompt per
+        sample (None: the empty caption)."""
+        if self.text is not None:
+            return caption_ids(self.spec, condition, n).to(self.device)
+        return super().labels_for(condition, n)
+
+    def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """The "no class" label, or the empty caption, for each row of `cond`."""
+        return torch.full_like(cond, self.num_classes) if self.text is None else empty_captions(cond)
+
+    def guided_denoiser(self, labels: torch.Tensor | None, guidance: float, negative: torch.Tensor | None = None):
+        """D(x, sigma) with classifier-free guidance; both predictions come from one batched call. `negative`:
+        caption ids that replace the empty caption (a negative prompt: guidance pushes away from it)."""
+        lo, hi = (-1.0, 1.0) if self.config.clip_denoised and self.latent is None else (None, None)
 
         def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-            if labels is None or guidance == 1.0:
+            if labels is None or (guidance == 1.0 and negative is None):
                 out = self.denoise(x, sigma, labels)
             else:
-                null = torch.full_like(labels, self.num_classes)
+                null = self.null_condition(labels) if negative is None else negative
                 cond, uncond = self.denoise(torch.cat([x, x]), sigma, torch.cat([labels, null])).chunk(2)
                 out = uncond + guidance * (cond - uncond)
             return out.clamp(lo, hi) if lo is not None else out
@@ -195,15 +262,27 @@ class DiffusionModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
                sampler: str | None = None, steps: int | None = None, eta: float | None = None,
-               guidance: float | None = None) -> torch.Tensor:
+               guidance: float | None = None, negative: str | None = None) -> torch.Tensor:
         cfg = self.config
         sampler = sampler_name(sampler or cfg.sampler)
         steps = steps or cfg.steps
-        if guidance is not None and guidance != 1.0 and not self.num_classes:
+        if guidance is not None and guidance != 1.0 and not self.conditioned:
             raise ConfigError("--guidance: this model is unconditional, there is nothing to guide towards")
+        if negative is not None and self.text is None:
+            raise ConfigError("--negative: this model does not read prompts")
         guidance = cfg.guidance if guidance is None else guidance
         labels = self.labels_for(condition, n)
+        negative_ids = caption_ids(self.spec, negative, n, "--negative").to(self.device) if negative is not None else None
         sigmas = self.sigmas(steps).to(self.device)
-        x = randn((n, *self.spec.shape), generator).to(self.device) * sigmas[0]
-        x = SAMPLERS[sampler](self.guided_denoiser(labels, guidance), x, sigmas, generator, eta=eta)
+        shape = self.latent.shape if self.latent is not None else self.spec.shape
+        x = randn((n, *shape), generator).to(self.device) * sigmas[0]
+        x = SAMPLERS[sampler](self.guided_denoiser(labels, guidance, negative_ids), x, sigmas, generator, eta=eta)
+        if self.latent is not None:
+            return self.latent.decode(x)
         return ((x + 1) / 2).clamp(0, 1)
+
+    def train(self, mode: bool = True) -> "DiffusionModel":
+        super().train(mode)
+        if self.latent is not None:
+            self.latent.eval()  # the autoencoder stays frozen (a VQ-VAE would move its codebook in train mode)
+        return self

@@ -110,6 +110,18 @@ class VAE(GenerativeModel):
         """Latents (and a condition, as `--class` takes it) -> mean images in [0, 1]."""
         return self.mean_image(self.decode(z.to(self.device), self.labels_for(condition, len(z))))
 
+    # --- a latent space for latent diffusion: the posterior mean, as a [latent_dim, 1, 1] "image" ----------
+    def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
+        if self.num_classes is not None:
+            raise ConfigError("model.autoencoder: a class-conditional VAE needs labels to encode; use an unconditional one")
+        return self.encode(x)[0][:, :, None, None]
+
+    def decode_latent(self, z: torch.Tensor) -> torch.Tensor:
+        return self.mean_image(self.decode(z.flatten(1)))
+
+    def latent_std(self) -> float:
+        return 1.0  # the KL term keeps posterior means near the unit-variance prior
+
     @torch.no_grad()
     def interpolate(self, n: int, condition: Any = None, generator: torch.Generator | None = None,
                     temperature: float = 1.0) -> torch.Tensor:

@@ -145,6 +145,16 @@ class VQVAE(GenerativeModel):
         z_q = self.quantizer.codebook[codes].permute(0, 3, 1, 2)
         return self.image_of(self.decoder(z_q))
 
+    # --- a latent space for latent diffusion: encoder outputs, snapped to the codebook on the way back ----
+    def encode_latent(self, x: Tensor) -> Tensor:
+        return self.encoder(x)
+
+    def decode_latent(self, z: Tensor) -> Tensor:
+        return self.image_of(self.decoder(self.quantize(z)[0]))
+
+    def latent_std(self) -> float:
+        return float(self.quantizer.codebook[self.quantizer.usage > 1e-4].std())
+
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
         return self.decode_codes(self.encode_codes(x))

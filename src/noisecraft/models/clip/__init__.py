@@ -1,0 +1,3 @@
+from noisecraft.models.clip.model import CLIPConfig, CLIPScorer
+
+__all__ = ["CLIPConfig", "CLIPScorer"]
