@@ -9,6 +9,7 @@ import numpy as np
 
 from noisecraft.cli.main import run
 from noisecraft.data.music_files import read_music, write_music
+from noisecraft.utils.credentials import verify_png
 
 
 def test_generate_harmonizes_a_melody_file_note_for_note(coconet_run, chorale, tmp_path):
@@ -19,6 +20,8 @@ def test_generate_harmonizes_a_melody_file_note_for_note(coconet_run, chorale, t
                 "--passes", "0.2"]) == 0
     for suffix in (".mid", ".musicxml", ".png", ".wav"):
         assert out.with_suffix(suffix).stat().st_size > 100
+    roll = verify_png(out.with_suffix(".png").read_bytes())  # a generated image: signed content credentials
+    assert roll.status == "verified" and roll.ai_generated, roll.message
     back = read_music(out)
     assert len(back.voices) == 4
     assert (back.roll[0, : melody.steps] == melody.roll[0]).all()

@@ -34,11 +34,16 @@ def generate_music(model, *, melody: Path | None, inpaint: Path | None, prompt_f
         pieces = compose.continue_music(model, read_music(prompt_file), bar_count(bars, 4), num, seed, **options)
     else:
         pieces = compose.compose(model, bar_count(bars, 8), num, seed, **options)
+    from noisecraft.models.provenance import image_claims
+
     out = out or Path("music.mid")
+    claims = image_claims(model, {"family": model.family, "seed": seed, "num": num, **options,
+                                  "task": "harmonize" if melody else "inpaint" if inpaint else
+                                  "continue" if prompt_file else "compose"})
     written = []
     for i, piece in enumerate(pieces):
         stem = out.with_suffix("") if len(pieces) == 1 else out.with_name(f"{out.stem}-{i + 1}")
-        written += write_music_files(piece, stem, chosen_formats)
+        written += write_music_files(piece, stem, chosen_formats, claims=claims)
     for path in written:
         typer.echo(f"wrote {path}", err=True)
     return written

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,9 +90,11 @@ def write_wav(music: Music, path: str | Path, sample_rate: int = SAMPLE_RATE, en
     return used
 
 
-def save_roll_png(music: Music, path: str | Path, title: str | None = None, fixed: np.ndarray | None = None) -> Path:
+def save_roll_png(music: Music, path: str | Path, title: str | None = None, fixed: np.ndarray | None = None,
+                  claims: dict[str, Any] | None = None) -> Path:
     """Time across, pitch up, one colour per voice; note starts marked; cells in `fixed` [V, T, 128]
-    (a given melody) drawn darker."""
+    (a given melody) drawn darker. Given `claims` (what generated the music), the PNG carries signed content
+    credentials, as every generated image does."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,20 +122,29 @@ def save_roll_png(music: Music, path: str | Path, title: str | None = None, fixe
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    if claims is None:
+        fig.savefig(path)
+    else:
+        from noisecraft.utils.images import encode_png
+
+        fig.canvas.draw()
+        pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+        path.write_bytes(encode_png(pixels, claims=claims, title=path.name))
     plt.close(fig)
     return path
 
 
-def write_music_files(music: Music, stem: Path, formats: tuple[str, ...] | list[str] = FORMATS) -> list[Path]:
-    """STEM.mid, STEM.musicxml, STEM.png, STEM.wav (those in `formats`), side by side."""
+def write_music_files(music: Music, stem: Path, formats: tuple[str, ...] | list[str] = FORMATS,
+                      claims: dict[str, Any] | None = None) -> list[Path]:
+    """STEM.mid, STEM.musicxml, STEM.png, STEM.wav (those in `formats`), side by side; the PNG signed with
+    `claims` when given."""
     paths = []
     for fmt in formats:
         path = stem.with_name(f"{stem.name}.{fmt}")
         if fmt in ("mid", "musicxml"):
             write_music(music, path)
         elif fmt == "png":
-            save_roll_png(music, path)
+            save_roll_png(music, path, claims=claims)
         else:
             write_wav(music, path)
         paths.append(path)

@@ -96,8 +96,12 @@ def make_music(service: Service, body: MusicRequest) -> dict[str, Any]:
             pieces, task = compose.compose(model, body.bars, body.num, body.seed, **options), "compose"
         out: dict[str, Any] = {"model": body.model, "seed": body.seed, "task": task,
                                "midi": [], "musicxml": [], "png": [], "wav": []}
+        from noisecraft.models.provenance import image_claims
+
+        claims = image_claims(model, {"family": model.family, "seed": body.seed, "num": body.num, "task": task,
+                                      **options}, name=body.model)
         for i, piece in enumerate(pieces):
-            for path in write_music_files(piece, folder / f"out-{i}"):
+            for path in write_music_files(piece, folder / f"out-{i}", claims=claims):
                 key = {"mid": "midi"}.get(path.suffix[1:], path.suffix[1:])
                 out[key].append(base64.b64encode(path.read_bytes()).decode())
     return out

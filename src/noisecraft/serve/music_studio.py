@@ -59,5 +59,8 @@ def make_music_files(service: Service, name: str, melody_file, bars: int, seed: 
         pieces = compose.harmonize(model, read_music(Path(getattr(melody_file, "name", melody_file))), 1, seed)
     else:
         pieces = compose.compose(model, bars, 1, seed)
+    from noisecraft.models.provenance import image_claims
+
     stem = outputs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}-seed{seed}"
-    return write_music_files(pieces[0], stem)
+    settings = {"family": model.family, "seed": seed, "task": "harmonize" if melody_file else "compose"}
+    return write_music_files(pieces[0], stem, claims=image_claims(model, settings, name=name))
