@@ -19,15 +19,6 @@ def sample():
     return gen, train, test, scaffolds
 
 
-@pytest.fixture
-def one_thread():
-    """ChemNet's LSTM over 350 padded positions: one thread beats two fighting for a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_same_numbers_as_molsets(sample, one_thread):

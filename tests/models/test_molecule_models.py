@@ -2,7 +2,6 @@
 them; property tokens steer a model (QED up when asked for high QED); the VAE's latent space interpolates
 and can be searched."""
 
-import pytest
 import torch
 
 from noisecraft.config import DataConfig
@@ -14,12 +13,6 @@ from noisecraft.models.seqvae import SequenceVAE, SequenceVAEConfig, latent_sear
 from noisecraft.molecule_sampling import generate_molecules
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def molecules_data(tmp_path, smiles, **data):

@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
 
 from noisecraft.cli.main import run
@@ -185,13 +184,6 @@ STEPPED = ["diffusion-ddpm", "diffusion-ddim", "diffusion-heun", "diffusion-dpmp
 ONE_PASS = ["vae", "gan", "vqvae"]  # one network pass: the check before it is their cancellation point
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models: one torch thread is fastest, and on a busy machine far faster than two spinning."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", STEPPED + ONE_PASS)
