@@ -29,8 +29,8 @@ def condition_of(model: GenerativeModel, prompt: str) -> Any:
         return prompt
     if model.condition_kind == "class":
         return class_from_prompt(prompt, model.spec.class_names, model.num_classes)
-    raise ConfigError(f"prompt: the {model.family} model in this folder is unconditional; give no prompt "
-                      "(or use `noisecraft sample`)")
+    raise ConfigError(f"generate: {prompt!r}: the {model.family} model of images in this folder is unconditional "
+                      "and takes no prompt; give none, or draw with `noisecraft sample`")
 
 
 def generate_images(model: GenerativeModel, path: Path, prompt: str, *, num: int, seed: int, out: Path | None,
@@ -41,10 +41,10 @@ def generate_images(model: GenerativeModel, path: Path, prompt: str, *, num: int
     from noisecraft.models.provenance import image_claims
     from noisecraft.utils.images import indexed, png_bytes
 
+    condition = condition_of(model, prompt)  # a prompt the model cannot take is the first thing to say
     if out is None:
         raise ConfigError("--out: image models write one PNG per sample into a folder: give --out DIR")
     options = check_options(model, options)
-    condition = condition_of(model, prompt)
     scorer = noisecraft.load(scorer_path) if scorer_path is not None else None
     if scorer is not None and not hasattr(scorer, "score"):
         raise ConfigError(f"--scorer: {scorer_path} holds a {scorer.family} model, not a text-image scorer (clip)")
