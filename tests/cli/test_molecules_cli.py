@@ -79,6 +79,11 @@ def test_the_api_returns_smiles(molecule_run: Path):
 def test_studio_cards_draw_valid_molecules_and_name_invalid_ones(tmp_path: Path):
     from noisecraft.evaluate.molecules import molecule_cards
 
-    cards = molecule_cards(["c1ccccc1O", "C1CC"], tmp_path / "card")
+    from noisecraft.utils.credentials import verify_png
+
+    claims = {"model": {"family": "lstm", "weights_sha256": "0" * 64}, "settings": {"seed": 0}}
+    cards = molecule_cards(["c1ccccc1O", "C1CC"], tmp_path / "card", claims=claims)
     assert cards[0][0] is not None and Path(cards[0][0]).stat().st_size > 1000
     assert cards[0][1].startswith("c1ccccc1O  |  QED 0.51") and cards[1] == (None, "C1CC  |  invalid")
+    drawing = verify_png(Path(cards[0][0]).read_bytes())  # a generated molecule's drawing: signed like any image
+    assert drawing.status == "verified" and drawing.ai_generated, drawing.message

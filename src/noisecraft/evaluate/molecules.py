@@ -95,13 +95,15 @@ def draw_molecules(smiles: list[str], path: Path, per_row: int = 6, legends: lis
     return path
 
 
-def molecule_cards(smiles: list[str], stem: Path) -> list[tuple[str | None, str]]:
+def molecule_cards(smiles: list[str], stem: Path, claims: dict | None = None) -> list[tuple[str | None, str]]:
     """For the studio: (PNG path, caption) per sample: the drawing, its SMILES and properties (no drawing
-    and "invalid" for a SMILES RDKit cannot read)."""
+    and "invalid" for a SMILES RDKit cannot read); each drawing signed with `claims` when given."""
+    import numpy as np
     from rdkit import Chem
     from rdkit.Chem import Draw
 
     from noisecraft.data.molecule_properties import molecule_properties
+    from noisecraft.utils.images import encode_png, indexed
 
     cards = []
     for i, s in enumerate(smiles):
@@ -110,7 +112,11 @@ def molecule_cards(smiles: list[str], stem: Path) -> list[tuple[str | None, str]
             cards.append((None, f"{s}  |  invalid"))
             continue
         path = stem.with_name(f"{stem.name}-{i:02d}.png")
-        Draw.MolToImage(mol, size=(300, 240)).save(path)
+        drawing = Draw.MolToImage(mol, size=(300, 240))
+        if claims is None:
+            drawing.save(path)
+        else:
+            path.write_bytes(encode_png(np.asarray(drawing.convert("RGB")), claims=indexed(claims, i), title=path.name))
         p = molecule_properties(s) or {}
         cards.append((str(path), f"{s}  |  QED {p['qed']:.2f} · logP {p['logp']:.2f} · SA {p['sa']:.2f} · MW {p['mw']:.0f}"))
     return cards

@@ -193,8 +193,10 @@ def save_outputs(outputs: OutputFolder, result: Generation, served: ServedModel,
     if not is_molecule_model(served.model):
         return [], text, paths
     from noisecraft.evaluate.molecules import molecule_cards
+    from noisecraft.models.provenance import image_claims
 
-    cards = molecule_cards(result.texts, outputs.root / stem)
+    claims = image_claims(served.model, {"family": served.model.family, "seed": result.seed}, name=served.name)
+    cards = molecule_cards(result.texts, outputs.root / stem, claims=claims)
     return [(path, caption) for path, caption in cards if path is not None], "\n".join(c for _, c in cards), paths
 
 
