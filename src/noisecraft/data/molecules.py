@@ -21,8 +21,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from functools import cache
 from multiprocessing import Pool
@@ -40,6 +38,7 @@ from noisecraft.errors import ConfigError, DataError
 from noisecraft.text.molecule_tokenizers import MOLECULE_TOKENIZERS
 from noisecraft.text.tokenizers import Tokenizer, tokenizer_from_dict
 from noisecraft.utils.paths import default_cache_dir
+from noisecraft.utils.durable import building_cache_dir
 
 if TYPE_CHECKING:
     from noisecraft.config import DataConfig
@@ -186,9 +185,7 @@ def tokenize_molecules(cfg: "DataConfig", tokenizer: Tokenizer | None) -> Path:
     tokens = {name: _map(splitter.split, lines) for name, lines in splits.items()}
     if tokenizer is None:  # the vocabulary of every split, as a char vocabulary covers the whole text
         tokenizer = MOLECULE_TOKENIZERS[cfg.tokenizer](sorted({"\n"}.union(*(t for ts in tokens.values() for t in ts))))
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
-    try:
+    with building_cache_dir(folder) as tmp:
         newline = tokenizer.encode("\n")
         counts = {}
         for name, lines in splits.items():
@@ -199,12 +196,6 @@ def tokenize_molecules(cfg: "DataConfig", tokenizer: Tokenizer | None) -> Path:
             counts[name] = len(lines)
         (tmp / "tokenizer.json").write_text(json.dumps(tokenizer.to_dict()))
         (tmp / "meta.json").write_text(json.dumps({**settings, "molecules": counts}, indent=2))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process cached the same data first: theirs is identical
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

@@ -14,9 +14,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +27,7 @@ from noisecraft.data.download import download
 from noisecraft.utils.paths import default_cache_dir
 from noisecraft.errors import DataError
 from noisecraft.text.tokenizers import Tokenizer, tokenizer_from_dict, train_tokenizer
+from noisecraft.utils.durable import building_cache_dir
 
 if TYPE_CHECKING:
     from noisecraft.config import DataConfig
@@ -196,9 +194,7 @@ def tokenize_corpus(files: list[Path], cfg: "DataConfig", tokenizer: Tokenizer |
         texts = read_text(files) if cfg.tokenizer == "char" else read_text(files, 0, split_at)
         tokenizer = train_tokenizer(cfg.tokenizer, texts, cfg.vocab_size)
     dtype = "uint16" if tokenizer.vocab_size <= 1 << 16 else "uint32"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
-    try:
+    with building_cache_dir(folder) as tmp:
         counts = {}
         for split, (start, stop) in {"train": (0, split_at), "test": (split_at, total)}.items():
             with open(tmp / f"{split}.bin", "wb") as out:
@@ -210,12 +206,6 @@ def tokenize_corpus(files: list[Path], cfg: "DataConfig", tokenizer: Tokenizer |
         meta = {**settings, "files": [str(p) for p in files], "characters": {"train": split_at, "test": total - split_at},
                 "tokens": counts, "dtype": dtype, "vocab_size": tokenizer.vocab_size}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process cached the same corpus first: theirs is identical
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

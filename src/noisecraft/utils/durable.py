@@ -8,6 +8,10 @@ is renamed into place; fsync the parent after the rename, so the new name itself
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -42,3 +46,20 @@ def fsync_tree(root: Path) -> None:
             fsync_file(Path(folder) / name)
     for folder in reversed(folders):
         fsync_dir(folder)
+
+
+@contextmanager
+def building_cache_dir(folder: Path) -> Iterator[Path]:
+    """A temporary sibling of `folder` to fill; renamed to `folder` when the block ends without error, so a
+    reader never sees half a cache. Where another process published the same cache first, its (identical)
+    copy is kept and ours dropped."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process cached the same data first: theirs is identical
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
