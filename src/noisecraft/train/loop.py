@@ -75,6 +75,7 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
     set_seed(cfg.seed + processes.process_index)
     dataset, loader = training_data(recipe.data, cfg, processes.num_processes)
     model = get_family(resolved.model.family)(resolved.model, dataset.spec)
+    layout = memory_layout(model, cfg.channels_last)
     groups = {name: list(params) for name, params in model.optimizer_groups().items()}
     state = LoopState()  # filled in place on resume: the LR schedule reads its clock
     optimizers, schedulers = make_optimizers(groups, cfg, state)
@@ -85,7 +86,7 @@ def _train(resolved: ResolvedRecipe, out_dir: Path, *, resume: bool, progress: b
                                    precision=precision[0])
     if accelerator.is_main_process:
         run.root.mkdir(parents=True, exist_ok=True)
-        write_config(run, resolved, precision)  # on resume only the budget can differ: the run's config shows the new one
+        write_config(run, resolved, precision, layout)  # on resume only the budget can differ: the run's config shows the new one
     training = prepare(accelerator, model, loader, groups, optimizers, schedulers, state, cfg)
     if resume:
         vars(state).update(vars(load_checkpoint(accelerator, run.last_checkpoint, training.ema)))
@@ -377,10 +378,25 @@ def with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
         return saved
 
 
-def write_config(run: RunDir, resolved: ResolvedRecipe, precision: tuple[str, str] | None = None) -> None:
+def memory_layout(model: torch.nn.Module, channels_last: bool) -> str:
+    """Put the model's 4-D weights in channels-last layout when asked: every convolution then reads and writes
+    NHWC activations (oneDNN's and cuDNN's fast path). Says what was done, for config.yaml."""
+    convolutional = any(p.dim() == 4 for p in model.parameters())
+    if not channels_last:
+        return "contiguous (NCHW)"
+    if not convolutional:
+        return "contiguous: channels_last asked, but the model has no 2-D convolutions"
+    model.to(memory_format=torch.channels_last)
+    return "channels-last (NHWC)"
+
+
+def write_config(run: RunDir, resolved: ResolvedRecipe, precision: tuple[str, str] | None = None,
+                 layout: str | None = None) -> None:
     header = f"# resolved from {resolved.source} by noisecraft {__version__}\n"
     if precision is not None:  # what train.precision chose, and why (auto decides per machine)
         header += f"# train.precision: trained in {precision[0]} ({precision[1]})\n"
+    if layout is not None:
+        header += f"# train.channels_last: memory layout {layout}\n"
     run.config.write_text(header + yaml.safe_dump(resolved.to_dict(), sort_keys=False))
 
 
