@@ -108,3 +108,11 @@ def test_smiles_file_validation_is_the_end_of_train(tmp_path):
 def test_an_unknown_split_is_one_clear_error(cfg):
     with pytest.raises(DataError, match="unknown split 'valdation'"):
         build_dataset(cfg, "valdation")
+
+
+def test_a_recipe_holds_validation_out_only_when_asked():
+    from noisecraft.models.registry import load_recipe
+
+    assert load_recipe("mnist-vae-tiny").recipe.data.hold_out_validation is False  # every recipe as before
+    data = load_recipe("mnist-vae-tiny", ["data.hold_out_validation=true"]).recipe.data
+    assert data.hold_out_validation is True and len(build_dataset(data.model_copy(update={"limit": None}))) == 50000
