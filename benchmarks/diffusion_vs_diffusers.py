@@ -14,8 +14,9 @@ run by `data.hold_out_validation`); only the headline is scored on test, with sa
   python benchmarks/diffusion_vs_diffusers.py report                # results/diffusion_vs_diffusers.json
   python benchmarks/diffusion_vs_diffusers.py --quick               # all of the above at toy size, in a temp dir
 
-Resumable: one file per configuration under results/diffusion_vs_diffusers/ (skipped when it exists); the
-training runs resume from their last checkpoint.
+Resumable: one file per configuration under results/diffusion_vs_diffusers/ (speed-rounds.json, pilots/,
+train/, grid-validation/n1000/, ddim.json, headline/; skipped when it exists; none shares a name with the
+old record's files, which scored the grid on test); the training runs resume from their last checkpoint.
 
 The models. ours: the `mnist-diffusion` recipe (EDM, our UNet, 1.21M parameters). diffusers: a
 `UNet2DModel` with the same layout (channels 32/64/64, one res block a level, attention at 7x7, scale-shift
@@ -39,18 +40,27 @@ The DDIM anomaly. The old record had diffusers' DDIM getting worse with more ste
 which carries `clip_sample=True`. diffusers' DDIM step then clips its x0 estimate to [-1, 1] but keeps the
 network's epsilon (`use_clipped_model_output=False`), so x_prev = sqrt(a_prev) clip(x0) + sqrt(1 - a_prev) eps
 no longer tends to x_t as the step shrinks: each step removes sqrt(a_prev) (x0 - clip(x0)) however small it
-is, and 100 steps remove it 100 times. The DDIM paper's sampler does not clip. Evidence (`ddim`, pinned by
-`ddim_consistency` in every --quick run): with 1,000 inference steps, one step from a state whose x0 estimate
-leaves [-1, 1] moves it by a large fraction of its norm with clipping and by ~1e-3 without (or with
-`use_clipped_model_output=True`); on a trained model, FID vs NFE for the four variants is written to
-results/diffusion_vs_diffusers/ddim.json. Fix: DDIM runs with `clip_sample=False`. `timestep_spacing`
-(leading: the first step at t=990 instead of 999) and `set_alpha_to_one` change alpha_bar by < 1e-4 there and
-are left at diffusers' defaults; ancestral DDPM keeps `clip_sample=True`, as train_unconditional.py samples.
+is, and 100 steps remove it 100 times. The DDIM paper's sampler does not clip. Evidence (`ddim` records it;
+--quick asserts the first two on every run):
+- one step of 1/1000 (1,000 inference steps) from a state whose x0 estimate leaves [-1, 1] moves it by 1.10
+  of its norm with clip_sample, by 0.007 without it, 0.001 with `use_clipped_model_output=True`;
+- a toy with a known answer: the exact epsilon of 512 training digits (so samples should land on a digit),
+  plus a 20% systematic error (eps + 0.2 x_t, as an imperfect network's) so that x0 estimates leave [-1, 1].
+  RMS distance of 128 DDIM samples to the nearest digit at NFE 10/20/50/100/250: clip_sample 0.002, 0.002,
+  0.017, 1.276, 1.306 (fine at few steps, off the data from ~100: the recorded pattern); without clipping,
+  or with use_clipped_model_output, 0.002 at every NFE. With the exact epsilon every variant gives 0.000
+  (clipping never acts), so the anomaly needs both an imperfect model and the clipped step;
+- FID (validation) vs NFE of each variant on the trained seed-0 diffusers model (results/.../ddim.json).
+Fix: DDIM runs with `clip_sample=False`. `timestep_spacing` (trailing is no better: 0.056 at NFE 10, 1.290
+at 100 in the toy; leading starts at t=990, not 999) and `set_alpha_to_one` move alpha_bar by < 1e-4 and
+are left at diffusers' defaults; ancestral DDPM keeps `clip_sample=True`, as train_unconditional.py samples
+(its posterior mean keeps x_t, so the step stays consistent). Each grid record holds the scheduler config.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -210,6 +220,11 @@ def generate(model_name: str, model, sampler: str, nfe: int, num: int, seed: int
     return torch.cat(parts), seconds
 
 
+def choice_metric() -> str:
+    """What every choice minimizes: FID (classifier FID in --quick, which skips Inception)."""
+    return "fid" if "fid" in state.metrics else "classifier_fid"
+
+
 def score(samples: torch.Tensor, split: str, seed: int, metrics: list[str] | None = None) -> dict:
     from noisecraft.evaluate.evaluator import score_samples
 
@@ -225,7 +240,7 @@ def run_dir(model: str, tag: str) -> Path:
 def train_command(model: str, tag: str, budget: float, lr: float, batch: int, seed: int) -> list[str]:
     if model == "ours":
         sets = {"train.max_seconds": budget, "train.lr": lr, "train.batch_size": batch, "train.seed": seed,
-                "data.hold_out_validation": "true", **({"data.limit": state.limit} if state.limit else {})}
+                "data.hold_out_validation": "true", **({"data.limit": state.limit, "train.num_samples": 4} if state.limit else {})}
         cmd = [str(Path(sys.executable).with_name("noisecraft")), "train", RECIPE, "--out", str(run_dir(model, tag))]
         cmd += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
         return cmd + (["--resume"] if (run_dir(model, tag) / "checkpoints").exists() else [])
@@ -359,7 +374,7 @@ def pilot(args) -> None:
             samples, seconds = generate(model, load_trained(model, tag), PILOT_SAMPLER, args.nfe, args.num, PILOT_SEED)
             write(path, {"model": model, "lr": lr, "batch_size": batch, "budget_seconds": args.budget,
                          "sampler": PILOT_SAMPLER, "nfe": args.nfe, "training": training_summary(model, tag),
-                         **score(samples, "validation", PILOT_SEED, ["fid", "cfid"])})
+                         **score(samples, "validation", PILOT_SEED, [m for m in state.metrics if m in ("fid", "cfid")])})
 
 
 def chosen_setting(model: str) -> dict:
@@ -368,7 +383,7 @@ def chosen_setting(model: str) -> dict:
     rows = [json.loads(p.read_text()) for p in sorted((state.out / "pilots").glob(f"{side}-*.json"))]
     if not rows:
         sys.exit(f"no pilots for {side} in {state.out / 'pilots'}: run the `pilot` step first")
-    best = min(rows, key=lambda r: r["metrics"]["fid"])
+    best = min(rows, key=lambda r: r["metrics"][choice_metric()])
     return {"lr": best["lr"], "batch": best["batch_size"], "chosen_among": len(rows)}
 
 
@@ -432,7 +447,7 @@ def speed(args) -> None:
               for p in ("fp32", "bf16")}
     ratios |= {f"sample_64_time_{s}_nfe{args.nfe}": spread([a / b for a, b in zip(sample_r[f"ours-{s}"], sample_r[f"diffusers-{s}"])])
                for s in ("dpmpp-2m", "ddim")}
-    write(state.out / "speed.json", {"parameters": params, "batch_size": args.batch, "steps_per_round": args.steps,
+    write(state.out / "speed-rounds.json", {"parameters": params, "batch_size": args.batch, "steps_per_round": args.steps,
                                      "rounds": args.rounds, "nfe": args.nfe, "train_images_per_s": train_r,
                                      "sample_64_seconds": sample_r, "ratios_per_round": ratios})
 
@@ -448,17 +463,19 @@ def quality(args) -> None:
     for nfe in args.nfe:
         for model in models:
             for sampler in SAMPLERS:
-                path = state.out / "quality" / f"n{args.num}" / f"{model}-{sampler}-nfe{nfe}.json"
+                path = state.out / "grid-validation" / f"n{args.num}" / f"{model}-{sampler}-nfe{nfe}.json"
                 if path.exists():
                     continue
                 samples, seconds = generate(model, load_trained(model, "seed0"), sampler, nfe, args.num, GRID_SEED)
                 result = score(samples, "validation", GRID_SEED)
+                config = None if model == "ours" else {k: v for k, v in their_scheduler(sampler).config.items()
+                                                       if not k.startswith("_") and k != "trained_betas"}
                 write(path, {"model": model, "sampler": sampler, "nfe": nfe, "steps": steps_for(sampler, nfe),
-                             "sampling_seconds": seconds, **result})
+                             "scheduler_config": config, "sampling_seconds": seconds, **result})
 
 
 def grid_rows(num: int) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((state.out / "quality").glob(f"n{num}/*.json"))]
+    return [json.loads(p.read_text()) for p in sorted((state.out / "grid-validation").glob(f"n{num}/*.json"))]
 
 
 def headline(args) -> None:
@@ -471,12 +488,12 @@ def headline(args) -> None:
             path = state.out / "headline" / f"{model}-seed{seed}.json"
             if path.exists() or not rows or not trained(model, f"seed{seed}"):
                 continue
-            best = min(rows, key=lambda r: r["metrics"]["fid"])
+            best = min(rows, key=lambda r: r["metrics"][choice_metric()])
             chunks = state.work / "headline" / f"{model}-seed{seed}-{best['sampler']}-nfe{best['nfe']}-n{args.num}"
             samples, seconds = generate(model, load_trained(model, f"seed{seed}"), best["sampler"], best["nfe"],
                                         args.num, HEADLINE_SEED + seed, chunks=chunks)
             write(path, {"model": model, "training_seed": seed, "sampler": best["sampler"], "nfe": best["nfe"],
-                         "chosen_by": f"lowest validation FID at N={args.grid_num}", "chosen_among": len(rows),
+                         "chosen_by": f"lowest validation {choice_metric()} at N={args.grid_num}", "chosen_among": len(rows),
                          "sampling_seconds": seconds,
                          **score(samples, "test", HEADLINE_SEED + seed, [m for m in state.metrics if m != "classes"])})
 
@@ -502,12 +519,40 @@ def ddim_consistency(**override) -> float:
     return float((prev - x).norm() / x.norm())
 
 
+class EmpiricalEpsilon(torch.nn.Module):
+    """The exact epsilon of the empirical distribution of `digits` (K x 784, in [-1, 1]) plus a systematic
+    error `error * x_t`: a stand-in for a trained network, whose x0 estimate leaves [-1, 1] at high noise
+    (the exact one never does, so clipping never acts on it)."""
+
+    def __init__(self, digits: torch.Tensor, error: float) -> None:
+        super().__init__()
+        self.digits, self.error, self.alpha_bar = digits, error, training_scheduler().alphas_cumprod
+
+    def forward(self, x: torch.Tensor, t) -> SimpleNamespace:
+        a, flat = self.alpha_bar[int(t)], x.flatten(1)
+        weights = (-torch.cdist(flat, a.sqrt() * self.digits).pow(2) / (2 * (1 - a))).softmax(1)
+        eps = (flat - a.sqrt() * (weights @ self.digits)) / (1 - a).sqrt()
+        return SimpleNamespace(sample=(eps + self.error * flat).view_as(x))
+
+
+def ddim_toy(override: dict, nfe: int, error: float, num: int = 128) -> float:
+    """RMS pixel distance (in [-1, 1] units) from DDIM samples of the empirical model to the nearest digit:
+    ~0 when the sampler converges to the data, ~1 when it leaves it."""
+    digits = images("train")[:512].float().div(127.5).sub(1).flatten(1)
+    x = sample_theirs(EmpiricalEpsilon(digits, error), "ddim", nfe, num, torch.Generator().manual_seed(DDIM_SEED), **override)
+    return float(torch.cdist((x * 2 - 1).flatten(1), digits).min(1).values.mean() / math.sqrt(digits.shape[1]))
+
+
 def ddim(args) -> None:
-    """Evidence: the one-step consistency of each variant, and FID (validation) vs NFE on the seed-0 model."""
+    """Evidence: each variant's one-step consistency, its empirical-model toy vs NFE (exact epsilon, and with a
+    20% systematic error), and FID (validation) vs NFE on the seed-0 diffusers model."""
     path = state.out / "ddim.json"
     if path.exists():
         return
     consistency = {name: ddim_consistency(**v) for name, v in DDIM_VARIANTS.items()}
+    toy = {f"error {e}": {name: {f"nfe{n}": ddim_toy(dict(v), n, e) for n in args.nfe} for name, v in DDIM_VARIANTS.items()}
+           for e in (0.0, 0.2)}
+    print(json.dumps(toy, indent=1), flush=True)
     model = load_trained("diffusers", "seed0")
     by_nfe: dict[str, dict[str, dict]] = {}
     for name, override in DDIM_VARIANTS.items():
@@ -517,7 +562,8 @@ def ddim(args) -> None:
             m["saturated_pixel_share"] = float(((x < 0.02) | (x > 0.98)).float().mean())
             by_nfe.setdefault(name, {})[f"nfe{nfe}"] = m
             print(f"ddim {name} NFE {nfe}: " + ", ".join(f"{k} {v:.3g}" for k, v in m.items() if isinstance(v, float)), flush=True)
-    write(path, {"one_step_relative_move_at_1000_steps": consistency, "num": args.num, "seed": DDIM_SEED,
+    write(path, {"one_step_relative_move_at_1000_steps": consistency, "empirical_model_rms_to_nearest_digit": toy,
+                 "num": args.num, "seed": DDIM_SEED,
                  "split": "validation", "by_variant": by_nfe})
 
 
@@ -544,21 +590,25 @@ def report(args) -> None:
     table = {f"{r['model']}/{r['sampler']}/nfe{r['nfe']}": {k: r["metrics"].get(k) for k in ("fid", "kid", "classifier_fid", "precision", "recall")}
              for r in grid}
     heads = {m: [read(p) for p in sorted((state.out / "headline").glob(f"{m}-seed*.json"))] for m in MODELS}
-    fids = {m: [h["metrics"]["fid"] for h in rows] for m, rows in heads.items() if rows}
-    summary, result = [], {"speed": read(state.out / "speed.json"), "ddim": read(state.out / "ddim.json"),
+    fids = {m: [h["metrics"][choice_metric()] for h in rows] for m, rows in heads.items() if rows}
+    summary, result = [], {"speed": read(state.out / "speed-rounds.json"), "ddim": read(state.out / "ddim.json"),
                            "pilots": [read(p) for p in sorted((state.out / "pilots").glob("*.json"))],
                            "train": [read(p) for p in sorted((state.out / "train").glob("*.json"))],
                            "quality_grid_num": args.grid_num, "quality_validation": table,
-                           "headline_test": {m: {"fid": mean_sd(v), "settings": sorted({f"{h['sampler']}/nfe{h['nfe']}" for h in heads[m]})}
+                           "headline_test": {m: {choice_metric(): mean_sd(v), "settings": sorted({f"{h['sampler']}/nfe{h['nfe']}" for h in heads[m]})}
                                              for m, v in fids.items()}}
     if result["speed"]:
         r = result["speed"]["ratios_per_round"]["train_images_per_s_fp32"]
         summary.append(f"train img/s ours/diffusers {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f}, {r['n']} rounds)")
     if "ours" in fids and "diffusers" in fids:
         result["headline_verdict"] = verdict(fids["ours"], fids["diffusers"])
-        summary.append("headline FID (test, 10k) " + ", ".join(
+        summary.append(f"headline {choice_metric()} (test) " + ", ".join(
             f"{m} {statistics.mean(v):.1f}" + (f" +- {statistics.stdev(v):.1f}" if len(v) > 1 else "") + f" (n={len(v)})"
             for m, v in fids.items()) + f": {result['headline_verdict']}")
+    best = {m: min((r for r in grid if r["model"] == m), key=lambda r: r["metrics"][choice_metric()], default=None) for m in MODELS}
+    if all(best.values()):  # diffusers -> swap: the network alone; swap -> ours: the recipe (and library)
+        summary.append(f"best validation {choice_metric()} (N={args.grid_num}, seed 0): " + ", ".join(
+            f"{m} {r['metrics'][choice_metric()]:.1f} ({r['sampler']}/{r['nfe']})" for m, r in best.items()))
     if result["ddim"]:
         c = result["ddim"]["one_step_relative_move_at_1000_steps"]
         summary.append(f"DDIM one 1/1000 step moves the state {c['as recorded (clip_sample)']:.2f} with clip_sample, "
@@ -573,15 +623,18 @@ def write(path: Path, record: dict) -> None:
 # --- --quick: every step end to end at toy size, into a temp dir -----------------------------------------------
 def quick() -> None:
     """Toy sizes, nothing under results/: the same code paths as a real run, and the DDIM fix pinned."""
-    recorded, fixed = ddim_consistency(clip_sample=True), ddim_consistency()
-    assert fixed < 0.01 < 0.1 < recorded, f"DDIM step consistency regressed: clipped {recorded:.3f}, fixed {fixed:.4f}"
-    assert ddim_consistency(clip_sample=True, use_clipped_model_output=True) < 0.01
     with tempfile.TemporaryDirectory(prefix="diffusion-quick-") as tmp:
         state.work, state.out, state.limit, state.metrics = Path(tmp) / "work", Path(tmp) / "out", 64, ["cfid", "classes"]
         common.DRAFT = True  # a temp dir, never results/: from any tree
+        # The DDIM fix, pinned: the recorded setting leaves the data at 100 steps, the harness's does not.
+        recorded, fixed = ddim_consistency(clip_sample=True), ddim_consistency()
+        assert fixed < 0.01 < 0.1 < recorded, f"DDIM step consistency: clipped {recorded:.3f}, harness {fixed:.4f}"
+        toy = {n: (ddim_toy({"clip_sample": True}, n, 0.2), ddim_toy({}, n, 0.2)) for n in (10, 100)}
+        assert toy[10][0] < 0.05 and toy[100][0] > 0.5, f"the recorded anomaly no longer reproduces: {toy}"
+        assert max(toy[10][1], toy[100][1]) < 0.05, f"the harness's DDIM leaves the data: {toy}"
         ns = argparse.Namespace
         speed(ns(batch=4, steps=1, rounds=2, nfe=3))
-        pilot(ns(count=2, budget=2.0, threads=1, num=16, nfe=3))
+        pilot(ns(count=1, budget=2.0, threads=1, num=16, nfe=3))
         train(ns(seeds=[0], budget=2.0, threads=1, models=["ours", "diffusers", "swap"]))
         quality(ns(nfe=[3], num=16))
         ddim(ns(nfe=[3, 6], num=16, metrics=["cfid"]))
@@ -593,11 +646,24 @@ def quick() -> None:
         finally:
             common.update_table = update
         record = json.loads((state.out / "diffusion_vs_diffusers.json").read_text())
-        assert record["headline_test"]["ours"]["fid"]["n"] == 1 and len(record["quality_validation"]) == 12
-    print(f"quick: every step ran (DDIM one-step move: clipped {recorded:.3f}, fixed {fixed:.5f})")
+        assert record["headline_test"]["ours"]["classifier_fid"]["n"] == 1 and len(record["quality_validation"]) == 12
+    print(f"quick: every step ran; DDIM one-step move clipped {recorded:.3f}, harness {fixed:.5f}; empirical-model "
+          f"RMS to the data at NFE 10/100: clipped {toy[10][0]:.3f}/{toy[100][0]:.3f}, harness {toy[10][1]:.3f}/{toy[100][1]:.3f}")
+
+
+def peer_python() -> None:
+    """Re-run under the benchmark venv when this interpreter lacks diffusers (benchmarks/run.py starts plain
+    `python`); without that venv, one clear error."""
+    if importlib.util.find_spec("diffusers") is None:
+        venv = HERE.parent / ".venv-diffusers" / "bin" / "python"
+        if venv.exists() and Path(sys.executable).absolute() != venv:
+            os.execv(venv, [str(venv), __file__, *sys.argv[1:], *(["--draft"] * common.DRAFT)])
+        sys.exit("error: diffusion_vs_diffusers.py needs diffusers, which noisecraft does not depend on: run "
+                 "benchmarks/setup_diffusers_venv.sh once (it makes .venv-diffusers), then run this again")
 
 
 def main() -> None:
+    peer_python()
     if "--quick" in sys.argv:
         return quick()
     seeds = lambda s: [int(v) for v in s.split(",")]  # noqa: E731
@@ -627,7 +693,7 @@ def main() -> None:
     p.add_argument("--num", type=int, default=1000)
     p.add_argument("--nfe", type=seeds, default=list(NFES))
     p = sub.add_parser("ddim")
-    p.add_argument("--num", type=int, default=1000)
+    p.add_argument("--num", type=int, default=500)
     p.add_argument("--nfe", type=seeds, default=list(NFES))
     p.add_argument("--metrics", type=lambda s: s.split(","), default=["fid", "cfid", "pr"])
     p = sub.add_parser("headline")
