@@ -639,12 +639,8 @@ def quick() -> None:
         quality(ns(nfe=[3], num=16))
         ddim(ns(nfe=[3, 6], num=16, metrics=["cfid"]))
         headline(ns(grid_num=16, num=16, seeds=[0]))
-        common.RESULTS, update = state.out, common.update_table  # the report too, without touching the README
-        common.update_table = lambda: None
-        try:
-            report(ns(grid_num=16))
-        finally:
-            common.update_table = update
+        common.RESULTS = state.out  # the report too (a draft: the README table stays as it is)
+        report(ns(grid_num=16))
         record = json.loads((state.out / "diffusion_vs_diffusers.json").read_text())
         assert record["headline_test"]["ours"]["classifier_fid"]["n"] == 1 and len(record["quality_validation"]) == 12
     print(f"quick: every step ran; DDIM one-step move clipped {recorded:.3f}, harness {fixed:.5f}; empirical-model "
@@ -658,8 +654,9 @@ def peer_python() -> None:
         venv = HERE.parent / ".venv-diffusers" / "bin" / "python"
         if venv.exists() and Path(sys.executable).absolute() != venv:
             os.execv(venv, [str(venv), __file__, *sys.argv[1:], *(["--draft"] * common.DRAFT)])
-        sys.exit("error: diffusion_vs_diffusers.py needs diffusers, which noisecraft does not depend on: run "
-                 "benchmarks/setup_diffusers_venv.sh once (it makes .venv-diffusers), then run this again")
+        print("error: diffusion_vs_diffusers.py needs diffusers, which noisecraft does not depend on: run "
+              "benchmarks/setup_diffusers_venv.sh once (it makes .venv-diffusers), then run this again", file=sys.stderr)
+        sys.exit(2)
 
 
 def main() -> None:
