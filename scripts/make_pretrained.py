@@ -54,7 +54,7 @@ ENTRIES: dict[str, dict] = {
         "description": "Character-level GPT on Tiny Shakespeare, shortened budget.",
     },
     "diffusion-cond": {
-        "recipe": "mnist-diffusion-cond", "overrides": ["train.max_steps=1500", "train.max_seconds=null"],
+        "recipe": "mnist-diffusion-cond", "overrides": ["train.max_steps=600", "train.max_seconds=null"],
         "description": "Class-conditional EDM diffusion UNet on MNIST with guidance, shortened budget.",
     },
 }
