@@ -2,7 +2,7 @@
 real digits of the other split must be close, noise far, and corruption must rank in order.
 
     python benchmarks/fid_sanity.py --train 10000 --corrupt 1000
-    python benchmarks/fid_sanity.py --quick      # smoke run: 64 test, 64 train, 32 per corruption; no record
+    python benchmarks/fid_sanity.py --quick      # smoke run: 16 test, 16 train, 8 per corruption; no record
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", type=int, default=10000, help="MNIST train images compared with test")
     parser.add_argument("--corrupt", type=int, default=1000, help="images per corrupted set")
-    parser.add_argument("--quick", action="store_true", help="smoke run at toy sizes (FIDs of 64 images), no record")
+    parser.add_argument("--quick", action="store_true", help="smoke run at toy sizes (FIDs of 16 images), no record")
     args = parser.parse_args()
     if args.quick:
-        args.train, args.corrupt = 64, 32
+        args.train, args.corrupt = 16, 8
     extractor = InceptionFeatures()
     start = time.perf_counter()
-    test, key = reference_features(DataConfig(dataset="mnist"), "test", extractor, num=64 if args.quick else None)
+    test, key = reference_features(DataConfig(dataset="mnist"), "test", extractor, num=16 if args.quick else None)
     seconds = {"reference_test": None if key["cached"] else time.perf_counter() - start}
     start = time.perf_counter()
     train, _ = reference_features(DataConfig(dataset="mnist", limit=args.train), "train", extractor)
