@@ -94,6 +94,13 @@ def missing(name: str, steps: Steps, quick: bool) -> str | None:
     return None
 
 
+def stale(name: str, steps: Steps) -> list[str]:
+    """Sub-commands in STEPS that the script no longer has (caught before hours of work, not after)."""
+    source = (HERE / f"{name}.py").read_text()
+    return [argv[0] for argv in steps.full if argv and argv[0].isidentifier() and argv[0] != "noisecraft"
+            and f'"{argv[0]}"' not in source]
+
+
 def command(name: str, steps: Steps, argv: list[str], tmp: str) -> list[str]:
     argv = [a.replace("{tmp}", tmp) for a in argv]
     python = str(REPO / steps.venv / "bin" / "python") if steps.venv else sys.executable
@@ -113,6 +120,9 @@ def run_one(name: str, quick: bool, tmp: str) -> bool:
     if not quick and steps.record and (HERE / "results" / steps.record).exists():
         print(f"have {name}: results/{steps.record}", flush=True)
         return True
+    if not quick and stale(name, steps):
+        print(f"FAILED {name}: {name}.py has no sub-command {', '.join(stale(name, steps))} (update STEPS in run.py)")
+        return False
     env = {**os.environ, "NOISECRAFT_BENCH_QUICK_DIR": str(Path(tmp) / name)} if quick else None
     start = time.perf_counter()
     for argv in steps.quick if quick else steps.full:
