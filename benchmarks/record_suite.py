@@ -41,6 +41,9 @@ def summary(board: dict) -> str:
 
 def same_commit(folder: Path) -> None:
     """A suite resumed at another commit would mix code versions under one record's commit: refuse."""
+    if common.START["commit"].endswith("+dirty") and not (common.DRAFT or common.QUICK):
+        raise SystemExit("the tree has uncommitted changes: the record would be refused after the whole suite ran; "
+                         "commit first, or pass --draft")
     marker = folder / "started_at_commit"
     if marker.is_file() and marker.read_text().strip() != common.START["commit"]:
         raise SystemExit(f"{folder} was started at commit {marker.read_text().strip()}, this is "
