@@ -7,7 +7,8 @@
 
 A full run records into benchmarks/results/ (from a clean tree, see common.py); run it again after a stop
 and each script skips what it already recorded (a configuration whose result file exists, a finished
-training run), so it carries on where it stopped. `--quick` gives every script one fresh temporary folder
+training run), so it carries on where it stopped; a script whose summary record (results/NAME.json) exists
+is not run again (`--force` runs it; or `git rm` the record to re-make it). `--quick` gives every script one fresh temporary folder
 ($NOISECRAFT_BENCH_QUICK_DIR) and removes it afterwards (`--keep` keeps it). A script whose peer is not set
 up (its venv, nanoGPT's source) is skipped with one line naming the command that sets it up. Every script in
 benchmarks/ with a `__main__` is found; one not listed in STEPS runs as `NAME.py` (full) and `NAME.py --quick`.
@@ -36,7 +37,7 @@ class Steps:
 
     full: list[list[str]] = field(default_factory=lambda: [[]])
     quick: list[list[str]] = field(default_factory=lambda: [["--quick"]])
-    record: str | None = None  # a single-record script: skipped in a full run once results/<record> exists
+    record: str | None = None  # its summary record (default NAME.json): a full run skips the script once it exists
     venv: str | None = None  # a peer's venv, made by `setup`
     needs: str | None = None  # a path (from the repository root) without which the script cannot run
     setup: str | None = None
@@ -46,7 +47,7 @@ DIFFUSERS = dict(venv=".venv-diffusers", setup="benchmarks/setup_diffusers_venv.
 # Keep in step with each script's docstring: these are the commands it documents for a full run.
 STEPS: dict[str, Steps] = {
     "classifier_accuracy": Steps(record="mnist-classifier.json"),
-    "diffusion_guidance": Steps(full=[
+    "diffusion_guidance": Steps(record="diffusion-guidance.json", full=[
         ["noisecraft", "train", "mnist-diffusion-cond", "--set", "data.hold_out_validation=true",
          "--out", "runs/mnist-diffusion-cond-val"],
         ["../runs/mnist-diffusion-cond-val", "--num", "500", "--guidance", "0,1,1.5,2,3"]]),
@@ -111,14 +112,15 @@ def command(name: str, steps: Steps, argv: list[str], tmp: str) -> list[str]:
     return [python, f"{name}.py", *argv]
 
 
-def run_one(name: str, quick: bool, tmp: str) -> bool:
+def run_one(name: str, quick: bool, tmp: str, force: bool = False) -> bool:
     steps = STEPS.get(name, Steps())
     why = missing(name, steps, quick)
     if why:
         print(f"skip {name}: {why}", flush=True)
         return True
-    if not quick and steps.record and (HERE / "results" / steps.record).exists():
-        print(f"have {name}: results/{steps.record}", flush=True)
+    record = steps.record or f"{name}.json"
+    if not quick and not force and (HERE / "results" / record).exists():
+        print(f"have {name}: results/{record} (--force makes it again)", flush=True)
         return True
     if not quick and stale(name, steps):
         print(f"FAILED {name}: {name}.py has no sub-command {', '.join(stale(name, steps))} (update STEPS in run.py)")
@@ -142,6 +144,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="toy sizes, into a temporary folder; records nothing")
     parser.add_argument("--keep", action="store_true", help="with --quick: keep the temporary folder")
     parser.add_argument("--list", action="store_true", help="print each script's steps and stop")
+    parser.add_argument("--force", action="store_true", help="run a script even where its summary record exists")
     args = parser.parse_args()
     known = scripts()
     unknown = [n.removesuffix(".py") for n in args.names if n.removesuffix(".py") not in known]
@@ -161,7 +164,7 @@ def main() -> None:
                          "first (or run a script alone with --draft)")
     tmp = tempfile.mkdtemp(prefix="noisecraft-bench-quick-") if args.quick else ""
     try:
-        failed = [name for name in names if not run_one(name, args.quick, tmp)]
+        failed = [name for name in names if not run_one(name, args.quick, tmp, args.force)]
     finally:
         if tmp and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
