@@ -93,6 +93,9 @@ class DataConfig(StrictModel):
     pad_to: int | None = Field(None, ge=2, le=1024, description="levels: pad windows with the empty tile to this square side")
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none "
                                  "(text: the last fraction of the characters, the validation split)")
+    hold_out_validation: bool = Field(False, description="the train split leaves out the validation split (MNIST: "
+                                      "the last 10,000 training digits; text: the last 5% of the training characters; "
+                                      "else the data set's own, or the last 10% of train), for pilots scored on it")
     limit: int | None = Field(None, ge=1, description="use only the first N examples (text: windows) of a split; "
                               "shapes: how many scenes (default 20,000 train, 2,000 test)")
     source: Literal["package", "download"] = Field(
@@ -235,7 +238,7 @@ class EvaluateConfig(StrictModel):
                                                    "FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics")
     metrics: str | None = Field(None, description="comma-separated metric names (default: the protocol's)")
     num: int | None = Field(None, ge=2, description="generated samples (default: the protocol's)")
-    split: Literal["train", "test"] = Field("test", description="reference split of the run's data")
+    split: Literal["train", "validation", "test"] = Field("test", description="reference split of the run's data")
     seed: int = Field(0, ge=0, description="sampling seed")
     nll_samples: int = Field(100, ge=1, description="importance samples per example for likelihood bounds")
     nll_num: int | None = Field(None, ge=1, description="likelihood on the first N examples of the split")

@@ -82,11 +82,24 @@ def test_evaluate_cli_writes_metrics_and_prints_a_table(tiny_run: Path, capsys):
     (["--protocol", "fast"], "--protocol: unknown protocol 'fast'"),
     (["--metrics", "cfid", "--temperature", "0.5", "--num", "1"], "--num"),
     (["--metrics", "pr", "--num", "3"], "needs more than 3 samples"),
+    (["--split", "valdation"], "--split: unknown split 'valdation' (choose from: train, validation, test)"),
 ])
 def test_evaluate_errors(tiny_run: Path, capsys, argv, message):
     code = cli(["evaluate", str(tiny_run), *argv])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_evaluate_on_the_validation_split(tiny_run: Path, tmp_path: Path, monkeypatch, capsys):
+    """Pilots score on validation (the last 10k training digits), never on test; the reference cache is per split."""
+    monkeypatch.setenv("NOISECRAFT_CACHE", str(tmp_path))
+    assert cli(["evaluate", str(tiny_run), "--split", "validation", "--metrics", "cfid", "--num", "32", "--quiet"]) == 0
+    result = json.loads((tiny_run / "metrics.json").read_text())
+    assert result["protocol"]["split"] == "validation" and "classifier_fid" in result["metrics"]
+    test = evaluate_run(tiny_run, metrics="cfid", num=32, split="test", progress=False, write=False)
+    assert test["metrics"]["classifier_fid"] != result["metrics"]["classifier_fid"]  # other reference images
+    cached = sorted(p.name.split("-")[1] for p in (tmp_path / "reference").glob("*.safetensors"))
+    assert cached == ["test", "validation"]
 
 
 def test_evaluate_needs_a_run_folder(tiny_run: Path):

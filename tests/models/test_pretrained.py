@@ -103,3 +103,25 @@ def test_serve_pretrained_serves_every_shipped_model(capsys, monkeypatch):
         assert sorted(m["name"] for m in client.get("/v1/models").json()["models"]) == NAMES
         response = client.post("/v1/generate", json={"model": "digits", "num": 2, "seed": 1, "class": 3})
         assert response.status_code == 200 and len(response.json()["images"]) == 2
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_shipped_model_is_trained_not_just_loadable(name, one_thread):
+    """Images: the shipped classifier reads its samples as digits, of many classes, far more often than an
+    untrained copy's (whose blobs it may read confidently, but as one digit: hence readable x classes); text: bits per character on the test split far below uniform guessing (an untrained model's level)."""
+    model = noisecraft.load(f"{P.PREFIX}{name}").eval()
+    if model.modality == "tokens":
+        from noisecraft.evaluate.evaluator import evaluate_run
+
+        found = evaluate_run(P.resolve(f"{P.PREFIX}{name}"), metrics="bpc", progress=False, write=False)["metrics"]
+        uniform = torch.log2(torch.tensor(float(model.spec.vocab_size))).item()
+        assert found["bits_per_character"] < 0.6 * uniform, found
+        return
+    from noisecraft.evaluate.readability import readability
+
+    untrained = type(model)(model.config, model.spec).eval()
+    with torch.no_grad():
+        shipped, baseline = (readability(m.sample(64, generator=torch.Generator().manual_seed(0)))
+                             for m in (model, untrained))
+    score = lambda r: r.readable * r.classes / r.num_classes  # noqa: E731
+    assert score(shipped) >= 0.35 and score(shipped) >= score(baseline) + 0.25, (shipped, baseline)

@@ -15,7 +15,7 @@ def evaluate(
     metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated: fid, kid, pr, cfid, classes, nll, memorization, c2st, prompt (default: the protocol's, plus nll where the family has a likelihood); token models: loss, bpc, perplexity (default: all three), nll, memorization; level models: levels, memorization (default: levels); models of music: nll, music (default: both)."),
     protocol: str = typer.Option("headline", "--protocol", help="headline: 10k samples, Inception FID/KID/PR; sweep: 2k samples, FID/KID + classifier metrics."),
     num: Optional[int] = typer.Option(None, "--num", min=2, help="Generated samples (default: the protocol's). Never compare FIDs of different N."),
-    split: str = typer.Option("test", "--split", help="Reference split of the run's data."),
+    split: str = typer.Option("test", "--split", help="Reference split of the run's data: test (the headline), validation (pilots, early choices) or train."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     nll_samples: int = typer.Option(100, "--nll-samples", min=1, help="Importance samples per example for likelihood bounds (IWAE k)."),
     nll_num: Optional[int] = typer.Option(None, "--nll-num", min=1, help="Evaluate the likelihood on the first N examples (token models: windows) of the split (default: all)."),

@@ -22,10 +22,12 @@ import torch
 
 from noisecraft.data.base import DataSpec, ImageDataset
 from noisecraft.data.image_folder import load_image_folder
+from noisecraft.data.transforms import VALIDATION_FRACTION, holdout_size
 from noisecraft.errors import DataError
 from noisecraft.text.tokenizers import CaptionTokenizer
 
 CAPTION_FILES = ("captions.jsonl", "captions.csv")
+SHAPES_TRAIN = 20000  # scenes of the shapes world's train split
 
 
 class CaptionedImageDataset(ImageDataset):
@@ -52,21 +54,29 @@ class CaptionedImageDataset(ImageDataset):
                                      self.caption_tokens, self.name)
 
 
-def load_shapes(split: Literal["train", "test"], *, num: int | None = None, image_size: int | None = None,
-                caption_tokens: int = 16, seed: int = 0) -> CaptionedImageDataset:
-    """Scenes of the shapes world with their captions (never a held-out colour-shape pair)."""
+def load_shapes(split: Literal["train", "validation", "test"], *, num: int | None = None, image_size: int | None = None,
+                caption_tokens: int = 16, seed: int = 0, hold_out_validation: bool = False) -> CaptionedImageDataset:
+    """Scenes of the shapes world with their captions (never a held-out colour-shape pair). Validation: the
+    last 10% of the 20,000 train scenes (whatever `num`), which `hold_out_validation` leaves out of train
+    (then 18,000 scenes by default)."""
     import numpy as np
 
     from noisecraft.data.shapes import make_scenes, render, vocabulary
 
-    num = num or (20000 if split == "train" else 2000)
-    scenes = make_scenes(num, split, seed)
+    val_start = SHAPES_TRAIN - holdout_size(SHAPES_TRAIN, VALIDATION_FRACTION)
+    if split in ("test", "validation"):
+        scenes = make_scenes(num or 2000, split, seed) if split == "test" else make_scenes(SHAPES_TRAIN, "train", seed, val_start)
+    elif not hold_out_validation:
+        scenes = make_scenes(num or SHAPES_TRAIN, "train", seed)
+    else:  # the world has no end: past the validation scenes, a longer train split goes on after them
+        num = num or val_start
+        scenes = make_scenes(min(num, val_start), "train", seed) + make_scenes(SHAPES_TRAIN + num - val_start, "train", seed, SHAPES_TRAIN)
     images = torch.from_numpy(np.stack([render(s.things, image_size or 64) for s in scenes]))
     return CaptionedImageDataset(images, [s.caption for s in scenes], CaptionTokenizer(vocabulary()), caption_tokens,
                                  "shapes")
 
 
-def load_captioned_folder(root: Path, *, split: Literal["train", "test"] = "train", tokenizer: CaptionTokenizer | None = None,
+def load_captioned_folder(root: Path, *, split: Literal["train", "validation", "test"] = "train", tokenizer: CaptionTokenizer | None = None,
                           caption_tokens: int = 32, skip_bad_files: bool = False, **image_options) -> CaptionedImageDataset:
     """A folder of images with captions (see the module docstring); the tokenizer is trained on the captions
     unless given (a trained model's)."""

@@ -34,7 +34,7 @@ READ_ERRORS = (OSError, ValueError, EOFError, Image.DecompressionBombError, Imag
 def load_image_folder(
     root: Path,
     *,
-    split: Literal["train", "test"] = "train",
+    split: Literal["train", "validation", "test"] = "train",
     image_size: int | None = None,
     channels: Literal[1, 3] = 3,
     labels: bool = False,
@@ -42,6 +42,7 @@ def load_image_folder(
     test_fraction: float = 0.1,
     limit: int | None = None,
     max_pixels: int = MAX_PIXELS,
+    hold_out_validation: bool = False,
 ) -> ImageDataset:
     """Images as uint8 [N, channels, S, S]; `image_size` resizes the shorter side then center crops.
 
@@ -49,17 +50,20 @@ def load_image_folder(
     holdout of `test_fraction` of the files (see `transforms.holdout_indices`); `limit` stops after that
     many good images, so a quick run on a large folder does not decode all of it. The train split also
     checks the held-out files (as many as `limit`), so that no split holds a file that cannot be read.
+    The validation split is the last 10% of the train split, which `hold_out_validation` leaves out of it.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder {root} {'is not a folder' if root.exists() else 'does not exist'}")
     files = find_images(root)
     class_names, targets = _class_labels(root, files) if labels else (None, None)
-    index = holdout_indices(len(files), split, test_fraction, f"image folder {root}")
+    index = holdout_indices(len(files), split, test_fraction, f"image folder {root}", hold_out_validation)
     mode = {1: "L", 3: "RGB"}[channels]
     check_memory(root, [files[i] for i in index[:limit]], channels, image_size, max_pixels)
     if split == "train" and holdout_size(len(files), test_fraction) > 0:
         held_out = holdout_indices(len(files), "test", test_fraction, f"image folder {root}")
+        if hold_out_validation:
+            held_out = np.concatenate([held_out, holdout_indices(len(files), "validation", test_fraction, str(root))])
         skipped = _decode_all([files[i] for i in held_out], mode, image_size, max_pixels, skip_bad_files, limit)
         if skipped:
             warnings.warn(f"the held-out split of {root} has {len(skipped)} unreadable image(s), skipped: "

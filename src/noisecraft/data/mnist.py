@@ -21,7 +21,7 @@ import torch
 
 from noisecraft.data.base import ImageDataset
 from noisecraft.data.download import download_first
-from noisecraft.data.transforms import check_split
+from noisecraft.data.transforms import check_split, validation_slice
 from noisecraft.errors import DataError
 from noisecraft.utils.paths import default_cache_dir
 
@@ -42,23 +42,30 @@ SPLITS = {  # split: (images file, labels file, number of examples)
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 10000),
 }
 CLASS_NAMES = [str(i) for i in range(10)]
+VALIDATION_DIGITS = 10000  # the last training digits: the validation split
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049  # IDX: 0x08 (unsigned byte) then the number of dimensions
 
 
 def load_mnist(
-    split: Literal["train", "test"],
+    split: Literal["train", "validation", "test"],
     *,
     source: Literal["package", "download"] = "package",
     cache_dir: Path | None = None,
     verify: bool = False,
+    hold_out_validation: bool = False,
 ) -> ImageDataset:
-    """MNIST as uint8 [N, 1, 28, 28] with labels 0..9; `source="download"` fetches into `cache_dir/mnist/`."""
+    """MNIST as uint8 [N, 1, 28, 28] with labels 0..9; `source="download"` fetches into `cache_dir/mnist/`.
+
+    The validation split is the last 10,000 training digits; `hold_out_validation` leaves them out of train."""
     check_split(split)
     if source not in ("package", "download"):
         raise DataError(f"unknown MNIST source {source!r}: use 'package' or 'download'")
     if source == "download":
         cache_dir = Path(cache_dir or default_cache_dir()).expanduser().resolve()
-    images, labels = _load(split, source, cache_dir if source == "download" else None, verify)
+    images, labels = _load("test" if split == "test" else "train", source, cache_dir if source == "download" else None, verify)
+    if split != "test":
+        part = validation_slice(len(images), split, VALIDATION_DIGITS, hold_out_validation, "mnist")
+        images, labels = images[part], labels[part]
     return ImageDataset(images.clone(), labels.clone(), list(CLASS_NAMES), "mnist")
 
 

@@ -6,7 +6,8 @@ SMILES, one molecule a line.
   shipped: they are canonical, and MOSES's novelty compares against exactly those strings.
 - Splits. `moses`: train, test, test_scaffolds as MOSES defines them, plus `valid`, the last
   `data.test_fraction` of MOSES's train, held out of our train split for validation loss. A file: the
-  last `test_fraction` of its molecules is `test` (also called `valid`).
+  last `test_fraction` of its molecules is `test` (also called `valid`), and `validation` the last 10% of
+  the rest (left out of train with `data.hold_out_validation`); MOSES's `validation` is its `valid`.
 - `data.properties: [qed, ...]` starts each molecule's line with its property tokens (`<qed:0.9>`).
 - `data.sequences`: `packed` (molecules joined by newlines; one window of block_size + 1 tokens starts at
   each molecule's newline and runs on into the next ones, so no context is wasted) or `padded` (one molecule a row, the newline token before it,
@@ -34,6 +35,7 @@ from torch.utils.data import Dataset
 from noisecraft.data.base import DataSpec
 from noisecraft.data.molecule_properties import property_prefix
 from noisecraft.data.text import TokenDataset
+from noisecraft.data.transforms import VALIDATION_FRACTION, holdout_size, validation_slice
 from noisecraft.errors import ConfigError, DataError
 from noisecraft.text.molecule_tokenizers import MOLECULE_TOKENIZERS
 from noisecraft.text.tokenizers import Tokenizer, tokenizer_from_dict
@@ -130,7 +132,10 @@ def molecule_splits(cfg: "DataConfig") -> dict[str, list[str]]:
     if held == 0 and cfg.test_fraction > 0:
         held = min(1, len(smiles) - 1)
     test = smiles[len(smiles) - held :] if held else []
-    return {"train": smiles[: len(smiles) - held], "test": test, "valid": test}
+    train = smiles[: len(smiles) - held]
+    size = holdout_size(len(train), VALIDATION_FRACTION)
+    return {"train": train[validation_slice(len(train), "train", size, cfg.hold_out_validation, str(cfg.smiles_path))],
+            "test": test, "valid": test, "validation": train[len(train) - size :]}
 
 
 def reference_smiles(cfg: "DataConfig", split: str) -> list[str]:
@@ -138,6 +143,7 @@ def reference_smiles(cfg: "DataConfig", split: str) -> list[str]:
     if cfg.dataset == "moses" and split == "train":
         return list(moses_smiles("train"))  # MOSES's novelty: against the whole of its train set
     splits = molecule_splits(cfg)
+    split = "valid" if cfg.dataset == "moses" and split == "validation" else split
     if split not in splits:
         raise DataError(f"unknown split {split!r} for {cfg.dataset} data (choose from: {', '.join(splits)})")
     return splits[split]
@@ -173,6 +179,8 @@ def tokenize_molecules(cfg: "DataConfig", tokenizer: Tokenizer | None) -> Path:
     settings: dict[str, Any] = {"version": CACHE_VERSION, "source": _source_key(cfg), "test_fraction": cfg.test_fraction,
                                 "properties": list(cfg.properties), "limit": cfg.limit,
                                 "skip_bad": cfg.skip_bad_smiles, "column": cfg.smiles_column}
+    if cfg.dataset != "moses":  # a file's splits gained "validation" (the last 10% of train)
+        settings.update(validation=VALIDATION_FRACTION, **({"hold_out_validation": True} if cfg.hold_out_validation else {}))
     settings["tokenizer"] = cfg.tokenizer if tokenizer is None else hashlib.sha256(
         json.dumps(tokenizer.to_dict(), sort_keys=True).encode()).hexdigest()
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
@@ -236,6 +244,7 @@ class PaddedMolecules(Dataset):
 
 
 def load_molecule_dataset(cfg: "DataConfig", split: str, tokenizer: Tokenizer | None = None) -> TokenDataset | PaddedMolecules:
+    split = "valid" if cfg.dataset == "moses" and split == "validation" else split
     folder = tokenize_molecules(cfg, tokenizer)
     meta = json.loads((folder / "meta.json").read_text())
     if split not in meta["molecules"]:

@@ -36,7 +36,7 @@ BACH_CACHE_VERSION = 1
 
 def check_music_split(split: str) -> None:
     if split not in SPLITS:
-        raise DataError(f"unknown split {split!r} for music data (train, valid, test)")
+        raise DataError(f"unknown split {split!r} for music data (train, valid = validation, test)")
 
 
 def jsb_file(resolution: str) -> Path:
@@ -118,6 +118,8 @@ def load_music(cfg: "DataConfig", split: str) -> list[Music]:
     """The pieces of `split` of the music data a recipe names, on its grid and with its voices."""
     music_cfg = cfg.music
     spq = 1 if music_cfg.resolution == "quarter" else 4
+    if split == "validation" and cfg.dataset in ("jsb-chorales", "bach-chorales"):
+        split = "valid"  # the chorales' own validation split (already out of train)
     if cfg.dataset == "jsb-chorales":
         pieces = load_jsb(split, music_cfg.resolution)
     elif cfg.dataset == "bach-chorales":
@@ -128,7 +130,8 @@ def load_music(cfg: "DataConfig", split: str) -> list[Music]:
         if split == "valid":
             raise DataError("a music folder has train and test splits only (data.test_fraction)")
         pieces = read_folder(music_cfg.folder, spq, music_cfg.skip_bad_files)
-        pieces = [pieces[i] for i in holdout_indices(len(pieces), split, cfg.test_fraction, f"music folder {music_cfg.folder}")]
+        pieces = [pieces[i] for i in holdout_indices(len(pieces), split, cfg.test_fraction, f"music folder {music_cfg.folder}",
+                                                     cfg.hold_out_validation)]
     if music_cfg.voices == "merged":
         pieces = [m.merged() for m in pieces]
     else:  # your files may hold a single part or other voices: SATB by height

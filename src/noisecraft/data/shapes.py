@@ -329,7 +329,7 @@ def scene_seed(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, {"train": 0, "test": 1, "held-out": 2}[split], index])
 
 
-def make_scenes(num: int, split: str = "train", seed: int = 0) -> list[Scene]:
-    """`num` scenes of a split (test: the same distribution as train, other scenes)."""
+def make_scenes(num: int, split: str = "train", seed: int = 0, start: int = 0) -> list[Scene]:
+    """Scenes `start` to `num` of a split (test: the same distribution as train, other scenes)."""
     kind = "held-out" if split == "held-out" else "train"
-    return [random_scene(scene_seed(seed, split, i), split=kind) for i in range(num)]
+    return [random_scene(scene_seed(seed, split, i), split=kind) for i in range(start, num)]

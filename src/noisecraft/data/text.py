@@ -2,7 +2,8 @@
 
 Read as data flows, in two streaming passes (a corpus bigger than RAM never is read whole):
 1. check every file is UTF-8 (an error names the file and the byte offset), hash it, count characters;
-   the last `test_fraction` of the characters is the validation ("test") split, as in nanoGPT;
+   the last `test_fraction` of the characters is the "test" split (nanoGPT's validation split); our
+   "validation" split is the last 5% of the train split (`load_text_dataset`);
 2. train the tokenizer on the train characters, encode each split into `train.bin` / `test.bin`
    (uint16 or uint32) under the cache folder, keyed by the corpus hash and tokenizer settings.
 A `TokenDataset` serves windows of `block_size + 1` tokens from the memory map: the model reads the first
@@ -24,6 +25,7 @@ from torch.utils.data import Dataset
 
 from noisecraft.data.base import DataSpec
 from noisecraft.data.download import download
+from noisecraft.data.transforms import SPLITS, holdout_size, validation_slice
 from noisecraft.utils.paths import default_cache_dir
 from noisecraft.errors import DataError
 from noisecraft.text.tokenizers import Tokenizer, tokenizer_from_dict, train_tokenizer
@@ -37,6 +39,7 @@ SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/da
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 CHUNK_BYTES = 1 << 20
 CACHE_VERSION = 1
+VALIDATION_TEXT_FRACTION = 0.05  # of the train split, from its end: the validation split
 
 
 class TokenDataset(Dataset):
@@ -85,16 +88,22 @@ def start_tokens(tokenizer: Tokenizer, tokens: np.ndarray) -> list[int]:
 
 
 def load_text_dataset(cfg: "DataConfig", split: str, tokenizer: Tokenizer | None = None) -> TokenDataset:
-    """The `split` ("train" or "test") of the text data a recipe names, tokenized with `tokenizer` (the
-    model's, when evaluating) or with one trained on the train split."""
-    if split not in ("train", "test"):
-        raise DataError(f"unknown split {split!r} for text data (train, or test = the last {cfg.test_fraction:.0%} of the text)")
+    """The `split` of the text data a recipe names, tokenized with `tokenizer` (the model's, when evaluating)
+    or with one trained on the train split. "validation" is the last 5% of the train split's tokens (its
+    characters, with the char tokenizer), which `data.hold_out_validation` leaves out of "train"."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r} for text data (train; validation = the last "
+                        f"{VALIDATION_TEXT_FRACTION:.0%} of train; test = the last {cfg.test_fraction:.0%} of the text)")
     files, name = corpus_files(cfg)
     folder = tokenize_corpus(files, cfg, tokenizer)
     meta = json.loads((folder / "meta.json").read_text())
     tokenizer = tokenizer or tokenizer_from_dict(json.loads((folder / "tokenizer.json").read_text()))
-    count = meta["tokens"][split]
-    tokens = np.memmap(folder / f"{split}.bin", dtype=meta["dtype"], mode="r", shape=(count,)) if count else np.zeros(0, meta["dtype"])
+    stored = "test" if split == "test" else "train"
+    count = meta["tokens"][stored]
+    tokens = np.memmap(folder / f"{stored}.bin", dtype=meta["dtype"], mode="r", shape=(count,)) if count else np.zeros(0, meta["dtype"])
+    if stored == "train":
+        tokens = tokens[validation_slice(count, split, holdout_size(count, VALIDATION_TEXT_FRACTION),
+                                         cfg.hold_out_validation, name)]
     dataset = TokenDataset(tokens, cfg.block_size, tokenizer, stride=cfg.stride, name=name, split=split)
     return dataset.limit(cfg.limit) if cfg.limit is not None else dataset
 

@@ -44,9 +44,13 @@ def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
     raise DataError(f"cannot convert {have}-channel images to {channels} channels")
 
 
+SPLITS = ("train", "validation", "test")
+VALIDATION_FRACTION = 0.1  # of the train split, from its end, where a data set ships no validation split
+
+
 def check_split(split: str) -> None:
-    if split not in ("train", "test"):
-        raise DataError(f"unknown split {split!r}: use 'train' or 'test'")
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}: use 'train', 'validation' or 'test'")
 
 
 def holdout_size(n: int, test_fraction: float) -> int:
@@ -56,10 +60,21 @@ def holdout_size(n: int, test_fraction: float) -> int:
     return min(n - 1, max(1, round(n * test_fraction)))
 
 
-def holdout_indices(n: int, split: str, test_fraction: float, what: str) -> np.ndarray:
-    """Indices of `split` in a fixed-seed permutation of n examples: test = its first holdout_size(...).
+def validation_slice(n: int, split: str, size: int, hold_out: bool, what: str) -> slice:
+    """Of the n examples of a train split, in order: "validation" is the last `size`; "train" is all n, or
+    (`hold_out`, data.hold_out_validation) the rest, so pilots can be scored on data no training saw."""
+    if split == "validation":
+        if size == 0:
+            raise DataError(f"{what} has no validation split: its train split has only {n} example(s)")
+        return slice(n - size, n)
+    return slice(0, n - size if hold_out else n)
 
-    Both splits keep the permutation order, so `data.limit` takes a class-mixed sample, not one class.
+
+def holdout_indices(n: int, split: str, test_fraction: float, what: str, hold_out_validation: bool = False) -> np.ndarray:
+    """Indices of `split` in a fixed-seed permutation of n examples: test = its first holdout_size(...);
+    validation = the last VALIDATION_FRACTION of the rest (the train split), see `validation_slice`.
+
+    Every split keeps the permutation order, so `data.limit` takes a class-mixed sample, not one class.
     `what` names the data set in errors.
     """
     check_split(split)
@@ -68,4 +83,7 @@ def holdout_indices(n: int, split: str, test_fraction: float, what: str) -> np.n
         reason = "data.test_fraction is 0" if test_fraction <= 0 else f"it has only {n} example(s)"
         raise DataError(f"{what} has no test split: {reason}")
     order = np.random.default_rng(SPLIT_SEED).permutation(n)
-    return order[:n_test] if split == "test" else order[n_test:]
+    if split == "test":
+        return order[:n_test]
+    train = order[n_test:]
+    return train[validation_slice(len(train), split, holdout_size(len(train), VALIDATION_FRACTION), hold_out_validation, what)]

@@ -20,6 +20,7 @@ import torch
 
 from noisecraft.config import MUSIC_DATASETS
 from noisecraft.data import build_dataset
+from noisecraft.data.transforms import SPLITS
 from noisecraft.errors import CheckpointError, ConfigError, SamplingError
 from noisecraft.evaluate import metrics as M
 from noisecraft.evaluate.classifier import ClassifierExtractor
@@ -89,6 +90,8 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     """Sample from the run's model, compare with its data's `split`, write RUN/metrics.json, return it."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"--protocol: unknown protocol {protocol!r} (choose from: {', '.join(PROTOCOLS)})")
+    if split not in (*SPLITS, "valid"):  # valid: the music data sets' own name for their validation split
+        raise ConfigError(f"--split: unknown split {split!r} (choose from: {', '.join(SPLITS)})")
     run = RunDir(resolve(path))
     if not run.is_run():
         raise CheckpointError(f"{path}: not a run folder (no config.yaml): evaluation needs the recipe's data section")

@@ -24,6 +24,8 @@ from noisecraft.utils.paths import default_cache_dir
 
 def reference_key(data: DataConfig, split: str, num: int | None, extractor: Any) -> dict[str, Any]:
     data_fields = data.model_dump(mode="json", exclude={"cache_dir", "source"})  # where, not what
+    if not (split == "train" and data_fields["hold_out_validation"]):  # it shapes only train: keys stay as they were
+        del data_fields["hold_out_validation"]
     return {
         "data": data_fields,
         "split": split,

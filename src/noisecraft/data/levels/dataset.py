@@ -39,7 +39,7 @@ def corpus_levels(cfg: "DataConfig", split: str | None = None) -> list[Level]:
     if split is None:
         return levels
     what = f"{cfg.level_folder or game.name} ({len(levels)} {'rooms' if game.room_width else 'levels'})"
-    return [levels[i] for i in holdout_indices(len(levels), split, cfg.test_fraction, what)]
+    return [levels[i] for i in holdout_indices(len(levels), split, cfg.test_fraction, what, cfg.hold_out_validation)]
 
 
 def window_width(cfg: "DataConfig", game: Game) -> int:
