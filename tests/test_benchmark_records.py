@@ -69,8 +69,8 @@ def test_record_names_committed_code(path: Path):
 @pytest.mark.skipif(not in_history(), reason="needs the repository's full git history")
 def test_the_audit_catches_each_fault():
     """Each fault on its own fails a good record (so the audit above can fail)."""
-    good = json.loads((RESULTS / "first_command.json").read_text())
-    assert not problems(good)
+    good = next((r for r in map(json.loads, map(Path.read_text, RECORDS)) if not problems(r)), None)
+    assert good is not None, "no record passes the audit"
     faults = {
         "dirty": {**good, "commit": good["commit"] + "+dirty"},
         "missing commit": {**good, "commit": "739e5937d86bbf359b9a626067f81ac76451daa0"},
@@ -78,7 +78,7 @@ def test_the_audit_catches_each_fault():
         "hand note": {**good, "recorder_note": "numbers copied from another run"},
         "no load average": {k: v for k, v in good.items() if k != "load_average"},
         "draft": {**good, "draft": True},
-        "script not at its commit": {**good, "command": "python run.py --quick"},  # run.py came later
+        "script not at its commit": {**good, "command": "python no_such_benchmark.py"},
         "not a script": {**good, "command": "noisecraft bench mnist-families --out bench"},
     }
     for name, record in faults.items():
