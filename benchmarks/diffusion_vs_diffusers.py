@@ -1,71 +1,135 @@
-"""Our diffusion family against Hugging Face diffusers on the same CPU, the same MNIST batches, interleaved.
+"""Our diffusion family against Hugging Face diffusers on the same CPU, the same MNIST digits, interleaved.
 
 Needs diffusers, which noisecraft does not depend on: run it from the benchmark venv (benchmarks/README.md).
+Every choice is made on the validation split (the last 10,000 training digits, held out of every training
+run by `data.hold_out_validation`); only the headline is scored on test, with sample seeds nothing else used.
 
-  python benchmarks/diffusion_vs_diffusers.py speed               # (a) train img/s, (b) time to sample 64
-  python benchmarks/diffusion_vs_diffusers.py train --budget 1800 # both models, same wall clock, at once
-  python benchmarks/diffusion_vs_diffusers.py quality --num 1000  # (c) FID/KID/PR + classifier, NFE grid
-  python benchmarks/diffusion_vs_diffusers.py headline            # 10k-sample FID, each model's best setting
-  python benchmarks/diffusion_vs_diffusers.py report              # results/diffusion_vs_diffusers.json
+  python benchmarks/diffusion_vs_diffusers.py speed                 # train img/s, time to sample 64: 10+ rounds
+  python benchmarks/diffusion_vs_diffusers.py pilot --budget 300    # 4 pilots a side (lr, batch), FID on validation
+  python benchmarks/diffusion_vs_diffusers.py train --budget 1800   # each side's best pilot, seeds 0 1 2, side by side
+  python benchmarks/diffusion_vs_diffusers.py train --models swap --seeds 0   # our UNet under diffusers' recipe
+  python benchmarks/diffusion_vs_diffusers.py quality               # 4 samplers a side x NFE, N=1000, validation
+  python benchmarks/diffusion_vs_diffusers.py ddim                  # the DDIM anomaly: evidence, seed-0 model
+  python benchmarks/diffusion_vs_diffusers.py headline              # 10k samples a seed, best setting, test
+  python benchmarks/diffusion_vs_diffusers.py report                # results/diffusion_vs_diffusers.json
+  python benchmarks/diffusion_vs_diffusers.py --quick               # all of the above at toy size, in a temp dir
 
-Every step is resumable: one result file per configuration under results/diffusion_vs_diffusers/, and the
-training runs resume from their last checkpoint. The models: our `mnist-diffusion` recipe (EDM, 1.21M
-parameters) and a diffusers `UNet2DModel` with the same layout (channels 32/64/64, one res block per level,
-attention at 7x7, scale-shift time conditioning: 1.19M parameters), trained with the recipe of diffusers'
-`examples/unconditional_image_generation/train_unconditional.py` (DDPM linear schedule, epsilon
-prediction, AdamW 1e-4, 500 warm-up steps then cosine, EMA with warm-up to 0.9999, batch 16).
+Resumable: one file per configuration under results/diffusion_vs_diffusers/ (speed-rounds.json, pilots/,
+train/, grid-validation/n1000/, ddim.json, headline/; skipped when it exists; none shares a name with the
+old record's files, which scored the grid on test); the training runs resume from their last checkpoint.
+
+The models. ours: the `mnist-diffusion` recipe (EDM, our UNet, 1.21M parameters). diffusers: a
+`UNet2DModel` with the same layout (channels 32/64/64, one res block a level, attention at 7x7, scale-shift
+time conditioning: 1.19M parameters) trained by the recipe of diffusers'
+`examples/unconditional_image_generation/train_unconditional.py` (DDPM linear schedule, epsilon prediction,
+AdamW, 500 warm-up steps then cosine, EMA with warm-up to 0.9999, gradient clip 1). swap: our UNet in that
+very loop, with diffusers' schedulers for sampling: only the network differs from `diffusers`, so
+diffusers vs swap measures the network, swap vs ours the recipe. (The other swap, diffusers' UNet under our
+EDM recipe, would change two things at once: our trainer would have to host a foreign network and feed its
+time embedding EDM's noise labels.)
+
+Equal treatment. Samplers: the same four algorithms a side, each library's own code: ancestral DDPM
+(DDPMScheduler / ours), DDIM (eta 0), DPM-Solver++(2M) (DPMSolverMultistepScheduler) and Heun
+(HeunDiscreteScheduler), all driven by diffusers' generic loop (scale_model_input, unet, step) at equal
+network evaluations (Heun spends 2 steps - 1). Pilots: the same grid for both (learning rate x0.5, x1, x2
+at the side's own batch, and x1 at the other side's batch), the same budget, scored the same way. Speed:
+the same timed region (loss with its noise draw, backward, optimizer step) on batches made beforehand.
+
+The DDIM anomaly. The old record had diffusers' DDIM getting worse with more steps (FID 84 at 20, 138 at
+100) while its DPM-Solver improved. Cause: the harness built DDIMScheduler from the DDPM training config,
+which carries `clip_sample=True`. diffusers' DDIM step then clips its x0 estimate to [-1, 1] but keeps the
+network's epsilon (`use_clipped_model_output=False`), so x_prev = sqrt(a_prev) clip(x0) + sqrt(1 - a_prev) eps
+no longer tends to x_t as the step shrinks: each step removes sqrt(a_prev) (x0 - clip(x0)) however small it
+is, and 100 steps remove it 100 times. The DDIM paper's sampler does not clip. Evidence (`ddim` records it;
+--quick asserts the first two on every run):
+- one step of 1/1000 (1,000 inference steps) from a state whose x0 estimate leaves [-1, 1] moves it by 1.10
+  of its norm with clip_sample, by 0.007 without it, 0.001 with `use_clipped_model_output=True`;
+- a toy with a known answer: the exact epsilon of 512 training digits (so samples should land on a digit),
+  plus a 20% systematic error (eps + 0.2 x_t, as an imperfect network's) so that x0 estimates leave [-1, 1].
+  RMS distance of 128 DDIM samples to the nearest digit at NFE 10/20/50/100/250: clip_sample 0.002, 0.002,
+  0.017, 1.276, 1.306 (fine at few steps, off the data from ~100: the recorded pattern); without clipping,
+  or with use_clipped_model_output, 0.002 at every NFE. With the exact epsilon every variant gives 0.000
+  (clipping never acts), so the anomaly needs both an imperfect model and the clipped step;
+- FID (validation) vs NFE of each variant on the trained seed-0 diffusers model (results/.../ddim.json).
+Fix: DDIM runs with `clip_sample=False`. `timestep_spacing` (trailing is no better: 0.056 at NFE 10, 1.290
+at 100 in the toy; leading starts at t=990, not 999) and `set_alpha_to_one` move alpha_bar by < 1e-4 and
+are left at diffusers' defaults; ancestral DDPM keeps `clip_sample=True`, as train_unconditional.py samples
+(its posterior mean keeps x_t, so the step stays consistent). Each grid record holds the scheduler config.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-import common  # noqa: F401  (records the environment first)
+import common
 import torch
 import torch.nn.functional as F
 
 HERE = Path(__file__).resolve().parent
-WORK = HERE / "_work" / "diffusion"
-OURS_RUN, THEIRS_DIR = WORK / "ours", WORK / "diffusers"
-OUT = common.RESULTS / "diffusion_vs_diffusers"
 RECIPE = "mnist-diffusion"
+SAMPLERS = ("ddpm", "ddim", "dpmpp-2m", "heun")  # the same four a side
 NFES = (10, 20, 50, 100)
-GRID = [("ours", "dpmpp-2m"), ("ours", "ddim"), ("ours", "heun"), ("ours", "ddpm"),
-        ("diffusers", "dpm-solver"), ("diffusers", "ddim")]
-SWEEP_METRICS = ["fid", "kid", "pr", "cfid", "classes"]
+MODELS = ("ours", "diffusers", "swap")  # swap: our UNet in diffusers' loop and samplers
+DEFAULTS = {"ours": {"lr": 1e-3, "batch": 128}, "diffusers": {"lr": 1e-4, "batch": 16}}  # recipe / example
+LR_FACTORS = (1.0, 0.5, 2.0)  # pilots: these at the side's own batch, then x1 at the other side's batch
+PILOT_SAMPLER, PILOT_NFE = "dpmpp-2m", 20
+# Sample seeds, never shared between stages: pilots 1, grid 2, DDIM evidence 3, headline 1000 + training seed.
+PILOT_SEED, GRID_SEED, DDIM_SEED, HEADLINE_SEED = 1, 2, 3, 1000
+METRICS = ["fid", "kid", "pr", "cfid", "classes"]
+state = SimpleNamespace(work=HERE / "_work" / "diffusion", out=common.RESULTS / "diffusion_vs_diffusers",
+                        limit=None, metrics=METRICS)
 
 
-# --- the two models ------------------------------------------------------------------------------------
-def recipe():
+# --- data and models ----------------------------------------------------------------------------------
+def data_config(split_limit: bool = True):
+    """The recipe's data with the validation digits held out of training (the toy limit under --quick)."""
     from noisecraft.models.registry import load_recipe
 
-    return load_recipe(RECIPE)
+    data = load_recipe(RECIPE).recipe.data.model_copy(update={"hold_out_validation": True})
+    return data.model_copy(update={"limit": state.limit}) if state.limit and split_limit else data
 
 
-def train_images() -> torch.Tensor:
+def images(split: str = "train") -> torch.Tensor:
     from noisecraft.data import build_dataset
 
-    return build_dataset(recipe().recipe.data, "train").images  # uint8 N x 1 x 28 x 28: the same for both
+    return build_dataset(data_config(), split).images  # uint8 N x 1 x 28 x 28: the same for both sides
 
 
 def our_model():
-    from noisecraft.models.diffusion import DiffusionModel
-
     from noisecraft.data import build_dataset
+    from noisecraft.models.diffusion import DiffusionModel
+    from noisecraft.models.registry import load_recipe
 
-    resolved = recipe()
-    return DiffusionModel(resolved.model, build_dataset(resolved.recipe.data, "train").spec)
+    return DiffusionModel(load_recipe(RECIPE).model, build_dataset(data_config(), "train").spec)
 
 
-def their_unet():
+class OurUNet(torch.nn.Module):
+    """Our network behind diffusers' call convention, `unet(x, t).sample`: the swap run's model. Our UNet
+    takes the DDPM step as its noise label, as our own `objective: eps` feeds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = our_model().unet
+
+    def forward(self, x: torch.Tensor, t) -> SimpleNamespace:
+        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1).expand(len(x))
+        return SimpleNamespace(sample=self.net(x, t, None))
+
+
+def their_network(model: str) -> torch.nn.Module:
+    if model == "swap":
+        return OurUNet()
     from diffusers import UNet2DModel
 
     return UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 64),
@@ -74,10 +138,22 @@ def their_unet():
                        attention_head_dim=16, resnet_time_scale_shift="scale_shift")
 
 
-def their_scheduler():
+def training_scheduler():
     from diffusers import DDPMScheduler
 
     return DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", prediction_type="epsilon")
+
+
+def their_scheduler(sampler: str, **override):
+    """diffusers' scheduler for `sampler`, from the training config, with the harness's one change: DDIM
+    without x0 clipping (the module docstring says why)."""
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, HeunDiscreteScheduler
+
+    kinds = {"ddpm": (DDPMScheduler, {}), "ddim": (DDIMScheduler, {"clip_sample": False}),
+             "dpmpp-2m": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+             "heun": (HeunDiscreteScheduler, {})}
+    cls, fixed = kinds[sampler]
+    return cls.from_config(training_scheduler().config, **{**fixed, **override})
 
 
 def their_loss(unet, scheduler, x0: torch.Tensor) -> torch.Tensor:
@@ -86,194 +162,43 @@ def their_loss(unet, scheduler, x0: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(unet(scheduler.add_noise(x0, noise, t), t).sample, noise)
 
 
-# --- (a) training speed, (b) sampling time ----------------------------------------------------------------
-def speed(args) -> None:
-    torch.manual_seed(0)
-    images = train_images()
-    ours, theirs, scheduler = our_model(), their_unet(), their_scheduler()
-    params = {"ours": ours.num_parameters(), "diffusers": sum(p.numel() for p in theirs.parameters())}
-    opts = {"ours": torch.optim.Adam(ours.parameters(), 1e-4), "diffusers": torch.optim.Adam(theirs.parameters(), 1e-4)}
-    batches = [images[torch.randint(0, len(images), (args.batch,))].float() / 255 for _ in range(args.steps)]
-
-    def train_steps(name: str, bf16: bool) -> float:
-        start = time.perf_counter()
-        for x in batches:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = ours({"x": x}).loss if name == "ours" else their_loss(theirs, scheduler, x * 2 - 1)
-            loss.backward()
-            opts[name].step()
-            opts[name].zero_grad(set_to_none=True)
-        return len(batches) * args.batch / (time.perf_counter() - start)
-
-    samplers = {"ours": {"dpmpp-2m": lambda g: sample_ours(ours, "dpmpp-2m", args.nfe, 64, g),
-                         "ddim": lambda g: sample_ours(ours, "ddim", args.nfe, 64, g)},
-                "diffusers": {"dpm-solver": lambda g: sample_theirs(theirs, "dpm-solver", args.nfe, 64, g),
-                              "ddim": lambda g: sample_theirs(theirs, "ddim", args.nfe, 64, g)}}
-    ours.eval(), theirs.eval()
-    for s in [*samplers["ours"].values(), *samplers["diffusers"].values()]:  # warm-up
-        s(torch.Generator().manual_seed(0))
-    ours.train(), theirs.train()
-    train = {f"{n}-{p}": [] for n in ("ours", "diffusers") for p in ("fp32", "bf16")}
-    sample = {f"{n}-{s}": [] for n in samplers for s in samplers[n]}
-    for precision in ("fp32", "bf16"):  # warm-up rounds (first steps allocate)
-        for name in ("ours", "diffusers"):
-            train_steps(name, precision == "bf16")
-    for r in range(args.rounds):
-        order = ("ours", "diffusers") if r % 2 == 0 else ("diffusers", "ours")
-        for precision in ("fp32", "bf16"):
-            for name in order:
-                train[f"{name}-{precision}"].append(train_steps(name, precision == "bf16"))
-        ours.eval(), theirs.eval()
-        for name in order:
-            for s, fn in samplers[name].items():
-                start = time.perf_counter()
-                fn(torch.Generator().manual_seed(r))
-                sample[f"{name}-{s}"].append(time.perf_counter() - start)
-        ours.train(), theirs.train()
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.1f} img/s" for k, v in train.items()), flush=True)
-    med = {k: statistics.median(v) for k, v in {**train, **sample}.items()}
-    ratios = {
-        "train_images_per_s_fp32": med["ours-fp32"] / med["diffusers-fp32"],
-        "train_images_per_s_bf16": med["ours-bf16"] / med["diffusers-bf16"],
-        f"sample_64_time_dpm_nfe{args.nfe}": med["ours-dpmpp-2m"] / med["diffusers-dpm-solver"],
-        f"sample_64_time_ddim_nfe{args.nfe}": med["ours-ddim"] / med["diffusers-ddim"],
-    }
-    record = {"parameters": params, "batch_size": args.batch, "steps_per_round": args.steps, "rounds": args.rounds,
-              "nfe": args.nfe, "train_images_per_s": train, "sample_64_seconds": sample, "medians": med, "ratios": ratios}
-    write(OUT / "speed.json", record)
-    print(json.dumps({"medians": med, "ratios": ratios}, indent=2))
-
-
-# --- training: both models, the same wall-clock budget, side by side ----------------------------------
-def train(args) -> None:
-    """Both runs at once, `--threads` each, so they share the machine's conditions; each resumes."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    noisecraft = Path(sys.executable).with_name("noisecraft")
-    ours = [str(noisecraft), "train", RECIPE, "--out", str(OURS_RUN), "--set", f"train.max_seconds={args.budget}"]
-    if (OURS_RUN / "checkpoints").exists():
-        ours.append("--resume")
-    theirs = [sys.executable, __file__, "train-diffusers", "--budget", str(args.budget)]
-    WORK.mkdir(parents=True, exist_ok=True)
-    with open(WORK / "ours-train.log", "a") as log_ours, open(WORK / "diffusers-train.log", "a") as log_theirs:
-        procs = [subprocess.Popen(ours, env=env, stdout=log_ours, stderr=subprocess.STDOUT),
-                 subprocess.Popen(theirs, env=env, stdout=log_theirs, stderr=subprocess.STDOUT)]
-        codes = [p.wait() for p in procs]
-    if any(codes):
-        sys.exit(f"training failed ({codes}); see {WORK}/*-train.log")
-    state = torch.load(THEIRS_DIR / "state.pt", weights_only=True)
-    from dataclasses import asdict
-
-    from noisecraft.utils.paths import RunDir
-    from noisecraft.train.checkpoint import read_loop_state
-
-    ours_state = asdict(read_loop_state(RunDir(OURS_RUN).last_checkpoint))
-    write(OUT / "train.json", {"budget_seconds": args.budget, "threads_each": args.threads,
-                               "ours": {"run": str(OURS_RUN), **ours_state},
-                               "diffusers": {"steps": state["step"], "seconds": state["seconds"],
-                                             "examples_seen": state["step"] * state["batch_size"]}})
-
-
-def train_diffusers(args) -> None:
-    """diffusers' train_unconditional.py recipe, as a plain loop (its Accelerate wrapper adds nothing on
-    one CPU process). The cosine decay follows the wall clock, as ours does under a time budget."""
-    from diffusers.training_utils import EMAModel
-
-    torch.manual_seed(args.seed)
-    images = train_images()
-    unet, scheduler = their_unet(), their_scheduler()
-    opt = torch.optim.AdamW(unet.parameters(), lr=1e-4, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
-    ema = EMAModel(unet.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=3 / 4)
-    state = {"step": 0, "seconds": 0.0, "batch_size": args.batch}
-    if (THEIRS_DIR / "state.pt").exists():
-        state = torch.load(THEIRS_DIR / "state.pt", weights_only=True)
-        unet.load_state_dict(state.pop("unet")), opt.load_state_dict(state.pop("opt")), ema.load_state_dict(state.pop("ema"))
-        torch.set_rng_state(state.pop("rng"))
-    warmup = 500
-
-    def lr_factor() -> float:
-        if state["step"] < warmup:
-            return (state["step"] + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, state["seconds"] / args.budget)))
-
-    per_epoch = len(images) // args.batch
-    last_save, window = time.perf_counter(), []
-    while state["seconds"] < args.budget:
-        epoch, index = divmod(state["step"], per_epoch)
-        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed * 1000 + epoch))
-        x = images[order[index * args.batch:(index + 1) * args.batch]].float() / 127.5 - 1
-        start = time.perf_counter()
-        for group in opt.param_groups:
-            group["lr"] = 1e-4 * lr_factor()
-        loss = their_loss(unet, scheduler, x)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        ema.step(unet.parameters())
-        state["seconds"] += time.perf_counter() - start
-        state["step"] += 1
-        window.append(float(loss.detach()))
-        if state["step"] % 200 == 0:
-            print(f"step {state['step']} loss {statistics.mean(window):.4f} {state['seconds']:.0f}/{args.budget}s", flush=True)
-            window = []
-        if time.perf_counter() - last_save > 300 or state["seconds"] >= args.budget:
-            save_theirs(unet, opt, ema, state)
-            last_save = time.perf_counter()
-
-
-def save_theirs(unet, opt, ema, state) -> None:
-    THEIRS_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = THEIRS_DIR / "state.pt.tmp"
-    torch.save({**state, "unet": unet.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict(),
-                "rng": torch.get_rng_state()}, tmp)
-    os.replace(tmp, THEIRS_DIR / "state.pt")
-    export = their_unet()
-    ema.copy_to(export.parameters())
-    export.save_pretrained(THEIRS_DIR / "ema-unet")
-
-
-# --- sampling both ------------------------------------------------------------------------------------------
-@torch.no_grad()
-def sample_ours(model, sampler: str, nfe: int, num: int, generator: torch.Generator) -> torch.Tensor:
+def steps_for(sampler: str, nfe: int) -> int:
     from noisecraft.models.diffusion import steps_for_nfe
 
-    return model.sample(num, generator=generator, sampler=sampler, steps=steps_for_nfe(sampler, nfe))
+    return steps_for_nfe(sampler, nfe)  # Heun: 2 steps - 1 evaluations, on both sides
+
+
+# --- sampling -------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def sample_ours(model, sampler: str, nfe: int, num: int, generator: torch.Generator) -> torch.Tensor:
+    return model.sample(num, generator=generator, sampler=sampler, steps=steps_for(sampler, nfe))
 
 
 @torch.no_grad()
-def sample_theirs(unet, sampler: str, nfe: int, num: int, generator: torch.Generator) -> torch.Tensor:
-    """diffusers' own pipelines: DDIMPipeline (eta 0), and DDPMPipeline driven by DPMSolverMultistepScheduler."""
-    from diffusers import DDIMPipeline, DDIMScheduler, DDPMPipeline, DPMSolverMultistepScheduler
-
-    config = their_scheduler().config
-    if sampler == "ddim":
-        pipe = DDIMPipeline(unet=unet, scheduler=DDIMScheduler.from_config(config))
-        kwargs = {"eta": 0.0}
-    else:
-        pipe = DDPMPipeline(unet=unet, scheduler=DPMSolverMultistepScheduler.from_config(config))
-        kwargs = {}
-    pipe.set_progress_bar_config(disable=True)
-    images = pipe(batch_size=num, generator=generator, num_inference_steps=nfe, output_type="np", **kwargs).images
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float()
+def sample_theirs(unet, sampler: str, nfe: int, num: int, generator: torch.Generator, **override) -> torch.Tensor:
+    """diffusers' generic denoising loop (what its pipelines run), images in [0, 1]."""
+    scheduler = their_scheduler(sampler, **{k: v for k, v in override.items() if k != "use_clipped_model_output"})
+    scheduler.set_timesteps(steps_for(sampler, nfe))
+    step_kwargs = {"ddpm": {"generator": generator},
+                   "ddim": {"eta": 0.0, "use_clipped_model_output": override.get("use_clipped_model_output", False)}}
+    x = torch.randn((num, 1, 28, 28), generator=generator) * scheduler.init_noise_sigma
+    for t in scheduler.timesteps:
+        eps = unet(scheduler.scale_model_input(x, t), t).sample
+        x = scheduler.step(eps, t, x, **step_kwargs.get(sampler, {})).prev_sample
+    return (x / 2 + 0.5).clamp(0, 1)
 
 
-def load_trained(name: str):
-    if name == "ours":
-        import noisecraft
-
-        return noisecraft.load(OURS_RUN)
-    from diffusers import UNet2DModel
-
-    return UNet2DModel.from_pretrained(THEIRS_DIR / "ema-unet").eval()
+def sample(model_name: str, model, sampler: str, nfe: int, num: int, generator: torch.Generator) -> torch.Tensor:
+    fn = sample_ours if model_name == "ours" else sample_theirs
+    return fn(model, sampler, nfe, num, generator)
 
 
-def generate(name: str, model, sampler: str, nfe: int, num: int, seed: int, batch: int = 250,
+def generate(model_name: str, model, sampler: str, nfe: int, num: int, seed: int, batch: int = 250,
              chunks: Path | None = None) -> tuple[torch.Tensor, float]:
     """`num` samples from one seeded generator, in batches; with `chunks`, each batch is saved with the
-    generator's state after it, so an interrupted run resumes and yields the same samples. Returns the
-    samples and the seconds spent sampling (summed over sessions)."""
+    generator's state after it, so an interrupted run resumes with the same samples. Returns the samples
+    and the seconds spent sampling (summed over sessions)."""
     generator = torch.Generator().manual_seed(seed)
-    fn = sample_ours if name == "ours" else sample_theirs
     parts, seconds = [], 0.0
     for index, start in enumerate(range(0, num, batch)):
         path = chunks / f"chunk-{index:03d}.pt" if chunks is not None else None
@@ -284,130 +209,499 @@ def generate(name: str, model, sampler: str, nfe: int, num: int, seed: int, batc
             seconds += float(saved["seconds"])
             continue
         t = time.perf_counter()
-        parts.append(fn(model, sampler, nfe, min(batch, num - start), generator))
+        parts.append(sample(model_name, model, sampler, nfe, min(batch, num - start), generator))
         seconds += time.perf_counter() - t
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save({"images": parts[-1], "generator_state": generator.get_state(),
                         "seconds": torch.tensor(time.perf_counter() - t)}, path.with_suffix(".tmp"))
             os.replace(path.with_suffix(".tmp"), path)
-            print(f"{name}: {start + len(parts[-1])}/{num} samples", flush=True)
+            print(f"{model_name}: {start + len(parts[-1])}/{num} samples", flush=True)
     return torch.cat(parts), seconds
 
 
-# --- (c) quality ----------------------------------------------------------------------------------------------
-def quality(args) -> None:
-    """The NFE grid, cheapest first; one file per (model, sampler, NFE), skipped when it exists."""
+def choice_metric() -> str:
+    """What every choice minimizes: FID (classifier FID in --quick, which skips Inception)."""
+    return "fid" if "fid" in state.metrics else "classifier_fid"
+
+
+def score(samples: torch.Tensor, split: str, seed: int, metrics: list[str] | None = None) -> dict:
     from noisecraft.evaluate.evaluator import score_samples
 
-    models: dict = {}
-    data = recipe().recipe.data
-    for nfe in args.nfe:
-        for name, sampler in GRID:
-            path = OUT / "quality" / f"n{args.num}" / f"{name}-{sampler}-nfe{nfe}.json"
+    info = {"num_samples": len(samples), "seed": seed, "split": split}
+    return {"protocol": info, **score_samples(samples, data_config(), split, metrics or state.metrics, info, progress=False)}
+
+
+# --- training runs --------------------------------------------------------------------------------------------
+def run_dir(model: str, tag: str) -> Path:
+    return state.work / tag / model
+
+
+def train_command(model: str, tag: str, budget: float, lr: float, batch: int, seed: int) -> list[str]:
+    if model == "ours":
+        sets = {"train.max_seconds": budget, "train.lr": lr, "train.batch_size": batch, "train.seed": seed,
+                "data.hold_out_validation": "true", **({"data.limit": state.limit, "train.num_samples": 4} if state.limit else {})}
+        cmd = [str(Path(sys.executable).with_name("noisecraft")), "train", RECIPE, "--out", str(run_dir(model, tag))]
+        cmd += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+        return cmd + (["--resume"] if (run_dir(model, tag) / "checkpoints").exists() else [])
+    return [sys.executable, __file__, "train-diffusers", "--out", str(run_dir(model, tag)), "--network", model,
+            "--budget", str(budget), "--lr", str(lr), "--batch", str(batch), "--seed", str(seed),
+            *(["--limit", str(state.limit)] if state.limit else [])]
+
+
+def train_side_by_side(jobs: dict[str, list[str]], tag: str, threads: int) -> None:
+    """The runs at once, `threads` each, so they share the machine's conditions; each resumes."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    (state.work / tag).mkdir(parents=True, exist_ok=True)
+    logs = {m: open(state.work / tag / f"{m}-train.log", "a") for m in jobs}
+    try:
+        procs = {m: subprocess.Popen(cmd, env=env, stdout=logs[m], stderr=subprocess.STDOUT) for m, cmd in jobs.items()}
+        codes = {m: p.wait() for m, p in procs.items()}
+    finally:
+        for log in logs.values():
+            log.close()
+    if any(codes.values()):
+        sys.exit(f"training failed ({codes}); see {state.work / tag}/*-train.log")
+
+
+def trained(model: str, tag: str) -> bool:
+    d = run_dir(model, tag)
+    return (d / "checkpoints").exists() if model == "ours" else (d / "ema.safetensors").exists()
+
+
+def load_trained(model: str, tag: str):
+    if model == "ours":
+        import noisecraft
+
+        return noisecraft.load(run_dir(model, tag))
+    from safetensors.torch import load_file
+
+    net = their_network(model)
+    net.load_state_dict(load_file(str(run_dir(model, tag) / "ema.safetensors")))
+    return net.eval()
+
+
+def training_summary(model: str, tag: str) -> dict:
+    if model == "ours":
+        from dataclasses import asdict
+
+        from noisecraft.train.checkpoint import read_loop_state
+        from noisecraft.utils.paths import RunDir
+
+        return asdict(read_loop_state(RunDir(run_dir(model, tag)).last_checkpoint))
+    saved = torch.load(run_dir(model, tag) / "state.pt", weights_only=True)
+    return {k: saved[k] for k in ("step", "seconds", "batch_size", "lr")} | {"examples_seen": saved["step"] * saved["batch_size"]}
+
+
+def train_diffusers(args) -> None:
+    """diffusers' train_unconditional.py recipe as a plain loop (its Accelerate wrapper adds nothing on one
+    CPU process), for diffusers' UNet or ours (swap). The cosine follows the wall clock, as ours does."""
+    from diffusers.training_utils import EMAModel
+    from safetensors.torch import save_file
+
+    state.limit = args.limit
+    torch.manual_seed(args.seed)
+    data = images("train")
+    unet, scheduler = their_network(args.network), training_scheduler()
+    opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, betas=(0.95, 0.999), weight_decay=1e-6, eps=1e-8)
+    ema = EMAModel(unet.parameters(), decay=0.9999, use_ema_warmup=True, inv_gamma=1.0, power=3 / 4)
+    out, run = Path(args.out), {"step": 0, "seconds": 0.0, "batch_size": args.batch, "lr": args.lr}
+    if (out / "state.pt").exists():
+        run = torch.load(out / "state.pt", weights_only=True)
+        unet.load_state_dict(run.pop("unet")), opt.load_state_dict(run.pop("opt")), ema.load_state_dict(run.pop("ema"))
+        torch.set_rng_state(run.pop("rng"))
+
+    def save() -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save({**run, "unet": unet.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict(),
+                    "rng": torch.get_rng_state()}, out / "state.pt.tmp")
+        os.replace(out / "state.pt.tmp", out / "state.pt")
+        export = their_network(args.network)
+        ema.copy_to(export.parameters())
+        save_file({k: v.contiguous() for k, v in export.state_dict().items()}, str(out / "ema.safetensors"))
+
+    warmup, per_epoch = 500, max(1, len(data) // args.batch)
+    last_save, window = time.perf_counter(), []
+    while run["seconds"] < args.budget:
+        epoch, index = divmod(run["step"], per_epoch)
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(args.seed * 1000 + epoch))
+        x = data[order[index * args.batch:(index + 1) * args.batch]].float() / 127.5 - 1
+        start = time.perf_counter()
+        factor = (run["step"] + 1) / warmup if run["step"] < warmup else \
+            0.5 * (1 + math.cos(math.pi * min(1.0, run["seconds"] / args.budget)))
+        for group in opt.param_groups:
+            group["lr"] = args.lr * factor
+        loss = their_loss(unet, scheduler, x)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        ema.step(unet.parameters())
+        run["seconds"] += time.perf_counter() - start
+        run["step"] += 1
+        window.append(float(loss.detach()))
+        if run["step"] % 200 == 0:
+            print(f"step {run['step']} loss {statistics.mean(window):.4f} {run['seconds']:.0f}/{args.budget}s", flush=True)
+            window = []
+        if time.perf_counter() - last_save > 300:
+            save()
+            last_save = time.perf_counter()
+    save()
+
+
+# --- pilots: learning rate and batch, the same grid for both sides ---------------------------------------------
+def pilot_grid(model: str) -> list[tuple[float, int]]:
+    own, other = DEFAULTS[model]["batch"], DEFAULTS["diffusers" if model == "ours" else "ours"]["batch"]
+    return [(DEFAULTS[model]["lr"] * f, own) for f in LR_FACTORS] + [(DEFAULTS[model]["lr"], other)]
+
+
+def pilot(args) -> None:
+    """Pilot i of both sides trains at once, then each is scored on validation (FID of N samples at
+    DPM-Solver++(2M), 20 NFE); one file a pilot."""
+    for i in range(args.count):
+        tag, jobs = f"pilot{i}", {}
+        for model in ("ours", "diffusers"):
+            lr, batch = pilot_grid(model)[i]
+            if not (state.out / "pilots" / f"{model}-{i}.json").exists():  # resumes, or returns at once when done
+                jobs[model] = train_command(model, tag, args.budget, lr, batch, seed=0)
+        if jobs:
+            train_side_by_side(jobs, tag, args.threads)
+        for model in ("ours", "diffusers"):
+            path = state.out / "pilots" / f"{model}-{i}.json"
             if path.exists():
                 continue
-            model = models.setdefault(name, load_trained(name))
-            samples, seconds = generate(name, model, sampler, nfe, args.num, args.seed)
-            info = {"name": "sweep" if args.num == 2000 else f"sweep at N={args.num}", "num_samples": args.num,
-                    "seed": args.seed, "split": "test"}
-            scores = score_samples(samples, data, "test", SWEEP_METRICS, info, progress=False)
-            write(path, {"model": name, "sampler": sampler, "nfe": nfe, "steps": steps_of(name, sampler, nfe),
-                         "sampling_seconds": seconds, "protocol": info, **scores})
-            print(f"{name} {sampler} NFE {nfe}: FID {scores['metrics']['fid']:.2f} "
-                  f"cFID {scores['metrics']['classifier_fid']:.2f}", flush=True)
+            lr, batch = pilot_grid(model)[i]
+            samples, seconds = generate(model, load_trained(model, tag), PILOT_SAMPLER, args.nfe, args.num, PILOT_SEED)
+            write(path, {"model": model, "lr": lr, "batch_size": batch, "budget_seconds": args.budget,
+                         "sampler": PILOT_SAMPLER, "nfe": args.nfe, "training": training_summary(model, tag),
+                         **score(samples, "validation", PILOT_SEED, [m for m in state.metrics if m in ("fid", "cfid")])})
 
 
-def steps_of(name: str, sampler: str, nfe: int) -> int:
-    from noisecraft.models.diffusion import steps_for_nfe
+def chosen_setting(model: str) -> dict:
+    """The pilot with the lowest validation FID (diffusers' for the swap run: it is diffusers' recipe)."""
+    side = "diffusers" if model == "swap" else model
+    rows = [json.loads(p.read_text()) for p in sorted((state.out / "pilots").glob(f"{side}-*.json"))]
+    if not rows:
+        sys.exit(f"no pilots for {side} in {state.out / 'pilots'}: run the `pilot` step first")
+    best = min(rows, key=lambda r: r["metrics"][choice_metric()])
+    return {"lr": best["lr"], "batch": best["batch_size"], "chosen_among": len(rows)}
 
-    return steps_for_nfe(sampler, nfe) if name == "ours" else nfe
+
+def train(args) -> None:
+    for seed in args.seeds:
+        tag = f"seed{seed}"
+        jobs = {m: train_command(m, tag, args.budget, chosen_setting(m)["lr"], chosen_setting(m)["batch"], seed)
+                for m in args.models if not (state.out / "train" / f"{m}-{tag}.json").exists()}
+        if not jobs:
+            continue
+        train_side_by_side(jobs, tag, args.threads)
+        for m in jobs:
+            write(state.out / "train" / f"{m}-{tag}.json", {"model": m, "seed": seed, "budget_seconds": args.budget,
+                                                            "threads_each": args.threads, "run": str(run_dir(m, tag)),
+                                                            "setting": chosen_setting(m), **training_summary(m, tag)})
+
+
+# --- speed: the same timed region, interleaved rounds ---------------------------------------------------------
+def speed(args) -> None:
+    torch.manual_seed(0)
+    data = images("train")
+    ours, theirs, scheduler = our_model(), their_network("diffusers"), training_scheduler()
+    params = {"ours": ours.num_parameters(), "diffusers": sum(p.numel() for p in theirs.parameters())}
+    opts = {"ours": torch.optim.Adam(ours.parameters(), 1e-4), "diffusers": torch.optim.Adam(theirs.parameters(), 1e-4)}
+    raw = [data[torch.randint(0, len(data), (args.batch,))].float() / 255 for _ in range(args.steps)]
+    batches = {"ours": raw, "diffusers": [x * 2 - 1 for x in raw]}  # each side's input range, made beforehand
+    losses = {"ours": lambda x: ours({"x": x}).loss, "diffusers": lambda x: their_loss(theirs, scheduler, x)}
+
+    def train_steps(name: str, bf16: bool) -> float:
+        """Timed: the loss (with its noise draw), backward, optimizer step; the same region for both."""
+        start = time.perf_counter()
+        for x in batches[name]:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = losses[name](x)
+            loss.backward()
+            opts[name].step()
+            opts[name].zero_grad(set_to_none=True)
+        return len(batches[name]) * args.batch / (time.perf_counter() - start)
+
+    nets = {"ours": ours, "diffusers": theirs}
+    train_r = {f"{n}-{p}": [] for n in nets for p in ("fp32", "bf16")}
+    sample_r = {f"{n}-{s}": [] for n in nets for s in ("dpmpp-2m", "ddim")}
+    for r in range(args.rounds + 1):  # round 0 warms up (first steps allocate) and is not kept
+        order = ("ours", "diffusers") if r % 2 == 0 else ("diffusers", "ours")
+        for precision in ("fp32", "bf16"):
+            for name in order:
+                ips = train_steps(name, precision == "bf16")
+                if r:
+                    train_r[f"{name}-{precision}"].append(ips)
+        ours.eval(), theirs.eval()
+        for name in order:
+            for s in ("dpmpp-2m", "ddim"):
+                start = time.perf_counter()
+                sample(name, nets[name], s, args.nfe, 64, torch.Generator().manual_seed(r))
+                if r:
+                    sample_r[f"{name}-{s}"].append(time.perf_counter() - start)
+        ours.train(), theirs.train()
+        if r:
+            print(f"round {r}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.1f} img/s" for k, v in train_r.items()), flush=True)
+    ratios = {f"train_images_per_s_{p}": spread([a / b for a, b in zip(train_r[f"ours-{p}"], train_r[f"diffusers-{p}"])])
+              for p in ("fp32", "bf16")}
+    ratios |= {f"sample_64_time_{s}_nfe{args.nfe}": spread([a / b for a, b in zip(sample_r[f"ours-{s}"], sample_r[f"diffusers-{s}"])])
+               for s in ("dpmpp-2m", "ddim")}
+    write(state.out / "speed-rounds.json", {"parameters": params, "batch_size": args.batch, "steps_per_round": args.steps,
+                                     "rounds": args.rounds, "nfe": args.nfe, "train_images_per_s": train_r,
+                                     "sample_64_seconds": sample_r, "ratios_per_round": ratios})
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values), "n": len(values)}
+
+
+# --- quality grid (validation) and headline (test) ----------------------------------------------------------
+def quality(args) -> None:
+    """The NFE grid on the seed-0 models, cheapest first, against the validation digits; one file each."""
+    models = [m for m in MODELS if trained(m, "seed0")]
+    for nfe in args.nfe:
+        for model in models:
+            for sampler in SAMPLERS:
+                path = state.out / "grid-validation" / f"n{args.num}" / f"{model}-{sampler}-nfe{nfe}.json"
+                if path.exists():
+                    continue
+                samples, seconds = generate(model, load_trained(model, "seed0"), sampler, nfe, args.num, GRID_SEED)
+                result = score(samples, "validation", GRID_SEED)
+                config = None if model == "ours" else {k: v for k, v in their_scheduler(sampler).config.items()
+                                                       if not k.startswith("_") and k != "trained_betas"}
+                write(path, {"model": model, "sampler": sampler, "nfe": nfe, "steps": steps_for(sampler, nfe),
+                             "scheduler_config": config, "sampling_seconds": seconds, **result})
+
+
+def grid_rows(num: int) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((state.out / "grid-validation").glob(f"n{num}/*.json"))]
 
 
 def headline(args) -> None:
-    """10k samples at each model's best grid setting (lowest FID), against all 10k test images."""
-    from noisecraft.evaluate.evaluator import score_samples
-
-    grid = [json.loads(p.read_text()) for p in (OUT / "quality").glob(f"n{args.grid_num}/*.json")]
-    data = recipe().recipe.data
-    for name in ("ours", "diffusers"):
-        path = OUT / f"headline-{name}.json"
-        rows = [r for r in grid if r["model"] == name]
-        if path.exists() or not rows:
-            continue
-        best = min(rows, key=lambda r: r["metrics"]["fid"])
-        chunks = WORK / "headline" / f"{name}-{best['sampler']}-nfe{best['nfe']}-n{args.num}-seed{args.seed}"
-        samples, seconds = generate(name, load_trained(name), best["sampler"], best["nfe"], args.num, args.seed,
-                                    chunks=chunks)  # resumable: a session may end mid-way
-        info = {"name": "headline", "num_samples": args.num, "seed": args.seed, "split": "test"}
-        scores = score_samples(samples, data, "test", ["fid", "kid", "pr"], info, progress=True)
-        write(path, {"model": name, "sampler": best["sampler"], "nfe": best["nfe"], "chosen_by": f"lowest FID at N={args.grid_num}",
-                     "chosen_among": sorted(f"{r['sampler']}/nfe{r['nfe']}" for r in rows),
-                     "sampling_seconds": seconds, "protocol": info, **scores})
+    """Each model's best grid setting (lowest validation FID), N samples per training seed against test,
+    with a sample seed (1000 + training seed) that no pilot or grid used."""
+    grid = grid_rows(args.grid_num)
+    for model in MODELS:
+        rows = [r for r in grid if r["model"] == model]
+        for seed in args.seeds:
+            path = state.out / "headline" / f"{model}-seed{seed}.json"
+            if path.exists() or not rows or not trained(model, f"seed{seed}"):
+                continue
+            best = min(rows, key=lambda r: r["metrics"][choice_metric()])
+            chunks = state.work / "headline" / f"{model}-seed{seed}-{best['sampler']}-nfe{best['nfe']}-n{args.num}"
+            samples, seconds = generate(model, load_trained(model, f"seed{seed}"), best["sampler"], best["nfe"],
+                                        args.num, HEADLINE_SEED + seed, chunks=chunks)
+            write(path, {"model": model, "training_seed": seed, "sampler": best["sampler"], "nfe": best["nfe"],
+                         "chosen_by": f"lowest validation {choice_metric()} at N={args.grid_num}", "chosen_among": len(rows),
+                         "sampling_seconds": seconds,
+                         **score(samples, "test", HEADLINE_SEED + seed, [m for m in state.metrics if m != "classes"])})
 
 
-# --- report ---------------------------------------------------------------------------------------------------
+# --- the DDIM anomaly ------------------------------------------------------------------------------------------
+DDIM_VARIANTS = {"as recorded (clip_sample)": {"clip_sample": True}, "fixed (clip_sample=False)": {},
+                 "clip_sample + use_clipped_model_output": {"clip_sample": True, "use_clipped_model_output": True},
+                 "clip_sample + trailing spacing": {"clip_sample": True, "timestep_spacing": "trailing"}}
+
+
+def ddim_consistency(**override) -> float:
+    """How far one DDIM step of 1/1000 moves a state whose x0 estimate leaves [-1, 1], relative to its norm.
+    A consistent step moves it by O(1/1000); the clipped-x0, unclipped-eps step by a finite amount."""
+    from diffusers import DDIMScheduler
+
+    use_clipped = override.pop("use_clipped_model_output", False)
+    scheduler = DDIMScheduler.from_config(training_scheduler().config, **{"clip_sample": False, **override})
+    scheduler.set_timesteps(1000)
+    g = torch.Generator().manual_seed(0)
+    x, eps = torch.randn(16, 1, 28, 28, generator=g), torch.randn(16, 1, 28, 28, generator=g) * 0.9
+    t = scheduler.timesteps[500]  # x0 estimate (x - sqrt(1 - a) eps) / sqrt(a) reaches |x0| > 1 here
+    prev = scheduler.step(eps, t, x, eta=0.0, use_clipped_model_output=use_clipped).prev_sample
+    return float((prev - x).norm() / x.norm())
+
+
+class EmpiricalEpsilon(torch.nn.Module):
+    """The exact epsilon of the empirical distribution of `digits` (K x 784, in [-1, 1]) plus a systematic
+    error `error * x_t`: a stand-in for a trained network, whose x0 estimate leaves [-1, 1] at high noise
+    (the exact one never does, so clipping never acts on it)."""
+
+    def __init__(self, digits: torch.Tensor, error: float) -> None:
+        super().__init__()
+        self.digits, self.error, self.alpha_bar = digits, error, training_scheduler().alphas_cumprod
+
+    def forward(self, x: torch.Tensor, t) -> SimpleNamespace:
+        a, flat = self.alpha_bar[int(t)], x.flatten(1)
+        weights = (-torch.cdist(flat, a.sqrt() * self.digits).pow(2) / (2 * (1 - a))).softmax(1)
+        eps = (flat - a.sqrt() * (weights @ self.digits)) / (1 - a).sqrt()
+        return SimpleNamespace(sample=(eps + self.error * flat).view_as(x))
+
+
+def ddim_toy(override: dict, nfe: int, error: float, num: int = 128) -> float:
+    """RMS pixel distance (in [-1, 1] units) from DDIM samples of the empirical model to the nearest digit:
+    ~0 when the sampler converges to the data, ~1 when it leaves it."""
+    digits = images("train")[:512].float().div(127.5).sub(1).flatten(1)
+    x = sample_theirs(EmpiricalEpsilon(digits, error), "ddim", nfe, num, torch.Generator().manual_seed(DDIM_SEED), **override)
+    return float(torch.cdist((x * 2 - 1).flatten(1), digits).min(1).values.mean() / math.sqrt(digits.shape[1]))
+
+
+def ddim(args) -> None:
+    """Evidence: each variant's one-step consistency, its empirical-model toy vs NFE (exact epsilon, and with a
+    20% systematic error), and FID (validation) vs NFE on the seed-0 diffusers model."""
+    path = state.out / "ddim.json"
+    if path.exists():
+        return
+    consistency = {name: ddim_consistency(**v) for name, v in DDIM_VARIANTS.items()}
+    toy = {f"error {e}": {name: {f"nfe{n}": ddim_toy(dict(v), n, e) for n in args.nfe} for name, v in DDIM_VARIANTS.items()}
+           for e in (0.0, 0.2)}
+    print(json.dumps(toy, indent=1), flush=True)
+    model = load_trained("diffusers", "seed0")
+    by_nfe: dict[str, dict[str, dict]] = {}
+    for name, override in DDIM_VARIANTS.items():
+        for nfe in args.nfe:
+            x = sample_theirs(model, "ddim", nfe, args.num, torch.Generator().manual_seed(DDIM_SEED), **override)
+            m = score(x, "validation", DDIM_SEED, args.metrics)["metrics"]
+            m["saturated_pixel_share"] = float(((x < 0.02) | (x > 0.98)).float().mean())
+            by_nfe.setdefault(name, {})[f"nfe{nfe}"] = m
+            print(f"ddim {name} NFE {nfe}: " + ", ".join(f"{k} {v:.3g}" for k, v in m.items() if isinstance(v, float)), flush=True)
+    write(path, {"one_step_relative_move_at_1000_steps": consistency, "empirical_model_rms_to_nearest_digit": toy,
+                 "num": args.num, "seed": DDIM_SEED,
+                 "split": "validation", "by_variant": by_nfe})
+
+
+# --- report -----------------------------------------------------------------------------------------------------
+def mean_sd(values: list[float]) -> dict:
+    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else None,
+            "n": len(values), "values": values}
+
+
+def verdict(ours: list[float], theirs: list[float]) -> str:
+    """Lower is better. Under 5% apart is a tie unless >= 3 paired seeds all show it."""
+    ratio = statistics.mean(ours) / statistics.mean(theirs)
+    pairs = list(zip(ours, theirs))
+    consistent = len(pairs) >= 3 and (all(a < b for a, b in pairs) or all(a > b for a, b in pairs))
+    if abs(ratio - 1) < 0.05 and not consistent:
+        return "tie"
+    winner = "ours" if ratio < 1 else "diffusers"
+    return winner + (" (every seed)" if consistent else f" ({len(pairs)} seed(s): not yet a claim)" if len(pairs) < 3 else " (not every seed)")
+
+
 def report(args) -> None:
     read = lambda p: json.loads(p.read_text()) if p.exists() else None  # noqa: E731
-    speed_r, train_r = read(OUT / "speed.json"), read(OUT / "train.json")
-    grid = sorted((json.loads(p.read_text()) for p in (OUT / "quality").glob(f"n{args.grid_num}/*.json")),
-                  key=lambda r: (r["model"], r["sampler"], r["nfe"]))
-    heads = {n: read(OUT / f"headline-{n}.json") for n in ("ours", "diffusers")}
-    table = {f"{r['model']}/{r['sampler']}/nfe{r['nfe']}": {k: r["metrics"][k] for k in ("fid", "kid", "classifier_fid", "precision", "recall")}
+    grid = grid_rows(args.grid_num)
+    table = {f"{r['model']}/{r['sampler']}/nfe{r['nfe']}": {k: r["metrics"].get(k) for k in ("fid", "kid", "classifier_fid", "precision", "recall")}
              for r in grid}
-    targets = {}
-    if speed_r:
-        targets["train_images_per_s_ratio_fp32 (target >= 1.3)"] = speed_r["ratios"]["train_images_per_s_fp32"]
-        targets["sample_time_ratio_dpm (target <= 0.8)"] = next(v for k, v in speed_r["ratios"].items() if k.startswith("sample_64_time_dpm"))
-    ours_best = {s: {r["nfe"]: r["metrics"]["fid"] for r in grid if r["model"] == "ours" and r["sampler"] == s}
-                 for s in {r["sampler"] for r in grid if r["model"] == "ours"}}
-    for s, by_nfe in ours_best.items():
-        if 10 in by_nfe and 100 in by_nfe:
-            targets[f"fid10_over_fid100_{s} (target <= 1.15)"] = by_nfe[10] / by_nfe[100]
-    if grid:
-        best = {n: min((r["metrics"]["fid"] for r in grid if r["model"] == n), default=None) for n in ("ours", "diffusers")}
-        if None not in best.values():
-            targets[f"best_fid_ours_over_diffusers_N{args.grid_num} (target < 1)"] = best["ours"] / best["diffusers"]
-    if all(heads.values()):
-        targets["headline_fid_ours_over_diffusers (target < 1)"] = heads["ours"]["metrics"]["fid"] / heads["diffusers"]["metrics"]["fid"]
-    parts = [f"{k.split(' ')[0]} {v:.2f}" for k, v in targets.items()]
-    common.write_result("diffusion_vs_diffusers", {"speed": speed_r, "train": train_r, "quality_grid_num": args.grid_num,
-                                                   "quality": table, "headline": heads, "ratios": targets},
-                        "ours/diffusers: " + "; ".join(parts))
+    heads = {m: [read(p) for p in sorted((state.out / "headline").glob(f"{m}-seed*.json"))] for m in MODELS}
+    fids = {m: [h["metrics"][choice_metric()] for h in rows] for m, rows in heads.items() if rows}
+    summary, result = [], {"speed": read(state.out / "speed-rounds.json"), "ddim": read(state.out / "ddim.json"),
+                           "pilots": [read(p) for p in sorted((state.out / "pilots").glob("*.json"))],
+                           "train": [read(p) for p in sorted((state.out / "train").glob("*.json"))],
+                           "quality_grid_num": args.grid_num, "quality_validation": table,
+                           "headline_test": {m: {choice_metric(): mean_sd(v), "settings": sorted({f"{h['sampler']}/nfe{h['nfe']}" for h in heads[m]})}
+                                             for m, v in fids.items()}}
+    if result["speed"]:
+        r = result["speed"]["ratios_per_round"]["train_images_per_s_fp32"]
+        summary.append(f"train img/s ours/diffusers {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f}, {r['n']} rounds)")
+    if "ours" in fids and "diffusers" in fids:
+        result["headline_verdict"] = verdict(fids["ours"], fids["diffusers"])
+        summary.append(f"headline {choice_metric()} (test) " + ", ".join(
+            f"{m} {statistics.mean(v):.1f}" + (f" +- {statistics.stdev(v):.1f}" if len(v) > 1 else "") + f" (n={len(v)})"
+            for m, v in fids.items()) + f": {result['headline_verdict']}")
+    best = {m: min((r for r in grid if r["model"] == m), key=lambda r: r["metrics"][choice_metric()], default=None) for m in MODELS}
+    if all(best.values()):  # diffusers -> swap: the network alone; swap -> ours: the recipe (and library)
+        summary.append(f"best validation {choice_metric()} (N={args.grid_num}, seed 0): " + ", ".join(
+            f"{m} {r['metrics'][choice_metric()]:.1f} ({r['sampler']}/{r['nfe']})" for m, r in best.items()))
+    if result["ddim"]:
+        c = result["ddim"]["one_step_relative_move_at_1000_steps"]
+        summary.append(f"DDIM one 1/1000 step moves the state {c['as recorded (clip_sample)']:.2f} with clip_sample, "
+                       f"{c['fixed (clip_sample=False)']:.4f} without")
+    common.write_result("diffusion_vs_diffusers", result, "ours vs diffusers: " + "; ".join(summary))
 
 
 def write(path: Path, record: dict) -> None:
     print(f"wrote {common.write_record(path, record)}", flush=True)
 
 
+# --- --quick: every step end to end at toy size, into a temp dir -----------------------------------------------
+def quick() -> None:
+    """Toy sizes, nothing under results/: the same code paths as a real run, and the DDIM fix pinned."""
+    with tempfile.TemporaryDirectory(prefix="diffusion-quick-") as tmp:
+        state.work, state.out, state.limit, state.metrics = Path(tmp) / "work", Path(tmp) / "out", 64, ["cfid", "classes"]
+        common.DRAFT = True  # a temp dir, never results/: from any tree
+        # The DDIM fix, pinned: the recorded setting leaves the data at 100 steps, the harness's does not.
+        recorded, fixed = ddim_consistency(clip_sample=True), ddim_consistency()
+        assert fixed < 0.01 < 0.1 < recorded, f"DDIM step consistency: clipped {recorded:.3f}, harness {fixed:.4f}"
+        toy = {n: (ddim_toy({"clip_sample": True}, n, 0.2), ddim_toy({}, n, 0.2)) for n in (10, 100)}
+        assert toy[10][0] < 0.05 and toy[100][0] > 0.5, f"the recorded anomaly no longer reproduces: {toy}"
+        assert max(toy[10][1], toy[100][1]) < 0.05, f"the harness's DDIM leaves the data: {toy}"
+        ns = argparse.Namespace
+        speed(ns(batch=4, steps=1, rounds=2, nfe=3))
+        pilot(ns(count=1, budget=2.0, threads=1, num=16, nfe=3))
+        train(ns(seeds=[0], budget=2.0, threads=1, models=["ours", "diffusers", "swap"]))
+        quality(ns(nfe=[3], num=16))
+        ddim(ns(nfe=[3, 6], num=16, metrics=["cfid"]))
+        headline(ns(grid_num=16, num=16, seeds=[0]))
+        common.RESULTS = state.out  # the report too (a draft: the README table stays as it is)
+        report(ns(grid_num=16))
+        record = json.loads((state.out / "diffusion_vs_diffusers.json").read_text())
+        assert record["headline_test"]["ours"]["classifier_fid"]["n"] == 1 and len(record["quality_validation"]) == 12
+    print(f"quick: every step ran; DDIM one-step move clipped {recorded:.3f}, harness {fixed:.5f}; empirical-model "
+          f"RMS to the data at NFE 10/100: clipped {toy[10][0]:.3f}/{toy[100][0]:.3f}, harness {toy[10][1]:.3f}/{toy[100][1]:.3f}")
+
+
+def peer_python() -> None:
+    """Re-run under the benchmark venv when this interpreter lacks diffusers (benchmarks/run.py starts plain
+    `python`); without that venv, one clear error."""
+    if importlib.util.find_spec("diffusers") is None:
+        venv = HERE.parent / ".venv-diffusers" / "bin" / "python"
+        if venv.exists() and Path(sys.executable).absolute() != venv:
+            os.execv(venv, [str(venv), __file__, *sys.argv[1:], *(["--draft"] * common.DRAFT)])
+        print("error: diffusion_vs_diffusers.py needs diffusers, which noisecraft does not depend on: run "
+              "benchmarks/setup_diffusers_venv.sh once (it makes .venv-diffusers), then run this again", file=sys.stderr)
+        sys.exit(2)
+
+
 def main() -> None:
+    peer_python()
+    if "--quick" in sys.argv:
+        return quick()
+    seeds = lambda s: [int(v) for v in s.split(",")]  # noqa: E731
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("speed")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--nfe", type=int, default=20)
+    p = sub.add_parser("pilot")
+    p.add_argument("--budget", type=float, default=300)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--count", type=int, default=len(LR_FACTORS) + 1, choices=range(1, len(LR_FACTORS) + 2))
+    p.add_argument("--num", type=int, default=1000)
+    p.add_argument("--nfe", type=int, default=PILOT_NFE)
     p = sub.add_parser("train")
     p.add_argument("--budget", type=float, default=1800)
     p.add_argument("--threads", type=int, default=1)
-    p = sub.add_parser("train-diffusers")
-    p.add_argument("--budget", type=float, default=1800)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
-    seeded = argparse.ArgumentParser(add_help=False)
-    seeded.add_argument("--seed", type=int, default=0)
-    graded = argparse.ArgumentParser(add_help=False)
-    graded.add_argument("--grid-num", type=int, default=2000, help="the quality grid's N to read")
-    p = sub.add_parser("quality", parents=[seeded])
-    p.add_argument("--num", type=int, default=2000)
-    p.add_argument("--nfe", type=lambda s: [int(v) for v in s.split(",")], default=list(NFES))
-    p = sub.add_parser("headline", parents=[seeded, graded])
+    p.add_argument("--seeds", type=seeds, default=[0, 1, 2])
+    p.add_argument("--models", type=lambda s: s.split(","), default=["ours", "diffusers"])
+    p = sub.add_parser("train-diffusers")  # one side's run, started by `train` and `pilot`
+    for name, kind in (("--out", str), ("--network", str), ("--budget", float), ("--lr", float), ("--batch", int),
+                       ("--seed", int), ("--limit", int)):
+        p.add_argument(name, type=kind, required=name not in ("--limit",))
+    p = sub.add_parser("quality")
+    p.add_argument("--num", type=int, default=1000)
+    p.add_argument("--nfe", type=seeds, default=list(NFES))
+    p = sub.add_parser("ddim")
+    p.add_argument("--num", type=int, default=500)
+    p.add_argument("--nfe", type=seeds, default=list(NFES))
+    p.add_argument("--metrics", type=lambda s: s.split(","), default=["fid", "cfid", "pr"])
+    p = sub.add_parser("headline")
     p.add_argument("--num", type=int, default=10000)
-    sub.add_parser("report", parents=[graded])
+    p.add_argument("--grid-num", type=int, default=1000)
+    p.add_argument("--seeds", type=seeds, default=[0, 1, 2])
+    p = sub.add_parser("report")
+    p.add_argument("--grid-num", type=int, default=1000)
     args = parser.parse_args()
-    {"speed": speed, "train": train, "train-diffusers": train_diffusers, "quality": quality,
-     "headline": headline, "report": report}[args.command](args)
+    {"speed": speed, "pilot": pilot, "train": train, "train-diffusers": train_diffusers, "quality": quality,
+     "ddim": ddim, "headline": headline, "report": report}[args.command](args)
 
 
 if __name__ == "__main__":
