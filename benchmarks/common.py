@@ -6,6 +6,8 @@ average before and after, raw numbers, ratios, and a one-line summary that goes 
 A record is written only from a clean tree (no uncommitted change outside benchmarks/results/), so its
 commit names the exact code that made it. Every script takes `--draft` (taken off sys.argv here, before the
 script's own parser sees it): results then go to the git-ignored benchmarks/drafts/ instead, from any tree.
+A `--quick` toy run (every script has one; it stays on sys.argv for the script) is never a record either: it
+writes to $NOISECRAFT_BENCH_QUICK_DIR (benchmarks/run.py --quick sets a fresh one), else benchmarks/drafts/quick/.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ HERE = Path(__file__).resolve().parent
 DRAFT = "--draft" in sys.argv
 if DRAFT:
     sys.argv.remove("--draft")
-RESULTS = HERE / ("drafts" if DRAFT else "results")
+QUICK = "--quick" in sys.argv
+if QUICK:
+    RESULTS = Path(os.environ.get("NOISECRAFT_BENCH_QUICK_DIR", HERE / "drafts" / "quick"))
+else:
+    RESULTS = HERE / ("drafts" if DRAFT else "results")
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -39,7 +45,7 @@ def environment() -> dict[str, Any]:
     return {
         "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv, *(["--draft"] * DRAFT)]),
         "commit": commit + ("+dirty" if dirty else ""),
-        "draft": DRAFT,
+        "draft": DRAFT or QUICK,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -55,7 +61,7 @@ START = environment()
 
 def write_record(path: Path, result: dict[str, Any]) -> Path:
     """Save one result file, environment at start first, atomically (a grid resumes by which files exist)."""
-    if START["commit"].endswith("+dirty") and not DRAFT:
+    if START["commit"].endswith("+dirty") and not (DRAFT or QUICK):
         raise SystemExit(f"refusing to write {path}: the tree has uncommitted changes (git status), so the record "
                          "could not name the code that made it; commit first, or pass --draft to write to "
                          "benchmarks/drafts/")
@@ -70,7 +76,7 @@ def write_record(path: Path, result: dict[str, Any]) -> Path:
 def write_result(name: str, result: dict[str, Any], summary: str) -> Path:
     """Save results/<name>.json and refresh the README table."""
     path = write_record(RESULTS / f"{name}.json", {"summary": summary, **result})
-    if not DRAFT:
+    if RESULTS == HERE / "results":
         update_table()
     print(f"{summary}\nwrote {path}")
     return path

@@ -1,6 +1,7 @@
 """Evaluate a trained run under a protocol and record the numbers with the command that made them.
 
     python benchmarks/evaluate_run.py runs/mnist-vae --protocol headline --name mnist-vae-headline
+    python benchmarks/evaluate_run.py --quick      # smoke run: trains mnist-vae-tiny 5 steps, scores 64 samples
 """
 
 from __future__ import annotations
@@ -8,21 +9,34 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import common
 from common import write_result
 from noisecraft.evaluate.evaluator import evaluate_run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("run", type=Path)
+    parser.add_argument("run", type=Path, nargs="?", help="a run folder (with --quick: a fresh toy run)")
     parser.add_argument("--protocol", default="headline")
     parser.add_argument("--metrics", default=None)
     parser.add_argument("--num", type=int, default=None)
     parser.add_argument("--nll-samples", type=int, default=100)
-    parser.add_argument("--name", required=True)
+    parser.add_argument("--name")
+    parser.add_argument("--quick", action="store_true", help="smoke run on a 5-step toy run: classifier metrics and "
+                        "NLL of 64 samples / test digits, no record")
     args = parser.parse_args()
+    nll_num = None
+    if args.quick:
+        import noisecraft
+
+        args.run = args.run or noisecraft.fit("mnist-vae-tiny", out=common.RESULTS / "evaluate_run-tiny",
+                                             overrides=["train.max_steps=5"], progress=False)
+        args.metrics, args.num, args.nll_samples, nll_num = "cfid,classes,nll", 64, 4, 64
+        args.name = args.name or "evaluate_run-quick"
+    if args.run is None or args.name is None:
+        parser.error("give a RUN folder and --name (or --quick)")
     result = evaluate_run(args.run, protocol=args.protocol, metrics=args.metrics, num=args.num,
-                          nll_samples=args.nll_samples)
+                          nll_samples=args.nll_samples, nll_num=nll_num)
     write_result(args.name, result, summary(args.run.name, result))
 
 

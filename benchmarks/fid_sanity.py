@@ -2,6 +2,7 @@
 real digits of the other split must be close, noise far, and corruption must rank in order.
 
     python benchmarks/fid_sanity.py --train 10000 --corrupt 1000
+    python benchmarks/fid_sanity.py --quick      # smoke run: 16 test, 16 train, 8 per corruption; no record
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", type=int, default=10000, help="MNIST train images compared with test")
     parser.add_argument("--corrupt", type=int, default=1000, help="images per corrupted set")
+    parser.add_argument("--quick", action="store_true", help="smoke run at toy sizes (FIDs of 16 images), no record")
     args = parser.parse_args()
+    if args.quick:
+        args.train, args.corrupt = 16, 8
     extractor = InceptionFeatures()
     start = time.perf_counter()
-    test, key = reference_features(DataConfig(dataset="mnist"), "test", extractor)
+    test, key = reference_features(DataConfig(dataset="mnist"), "test", extractor, num=16 if args.quick else None)
     seconds = {"reference_test": None if key["cached"] else time.perf_counter() - start}
     start = time.perf_counter()
     train, _ = reference_features(DataConfig(dataset="mnist", limit=args.train), "train", extractor)
@@ -58,7 +62,7 @@ def main() -> None:
         "noise_ordered": fids["gaussian_noise_0.1"] < fids["gaussian_noise_0.2"] < fids["gaussian_noise_0.4"],
         "blur_ordered": fids["blur_3x3"] < fids["blur_5x5"] < fids["blur_7x7"],
     }
-    summary = (f"FID vs MNIST test (10k): train {fids[f'train{len(train)}_vs_test']:.2f}, blur 3/5/7 "
+    summary = (f"FID vs MNIST test ({len(test):,}): train {fids[f'train{len(train)}_vs_test']:.2f}, blur 3/5/7 "
                f"{fids['blur_3x3']:.0f}/{fids['blur_5x5']:.0f}/{fids['blur_7x7']:.0f}, noise .1/.2/.4 "
                f"{fids['gaussian_noise_0.1']:.0f}/{fids['gaussian_noise_0.2']:.0f}/{fids['gaussian_noise_0.4']:.0f}, "
                f"uniform {fids['uniform_noise']:.0f}; checks {'all pass' if all(checks.values()) else checks}")

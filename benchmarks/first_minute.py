@@ -2,6 +2,7 @@
 HTTP API on every shipped model) takes to answer, from the moment the command is typed.
 
     python benchmarks/first_minute.py [--rounds 3]
+    python benchmarks/first_minute.py --quick      # smoke run: one round, no record
 
 Each round starts the installed `noisecraft` command afresh in a subprocess on loopback, as a user would,
 and times, from the start of the process: /healthz answering, the first image (POST /v1/generate, one sample
@@ -89,7 +90,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--quick", action="store_true", help="smoke run: one round, no record")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 1
     command = shutil.which("noisecraft") or str(Path(sys.executable).parent / "noisecraft")
     rounds = [one_round(command, args.timeout) for _ in range(args.rounds)]
     firsts = [r["first_image_s"] for r in rounds]

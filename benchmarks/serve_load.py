@@ -2,6 +2,7 @@
 
     python benchmarks/serve_load.py                      # the grid below, one result file per cell (resumable)
     python benchmarks/serve_load.py --seconds 20 --clients 1 4   # a smaller grid
+    python benchmarks/serve_load.py --quick      # smoke run: 1 and 2 clients, 3 s a cell, 2 sampling steps; no record
 
 Each cell starts its own server (`noisecraft serve`, a subprocess bound to 127.0.0.1, --no-studio) so that
 batching on and off are measured the same way in the same run, one after another. The served model is the
@@ -139,7 +140,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--threads", type=int, default=2, help="the server's torch threads")
     parser.add_argument("--body", default="{}", help="extra JSON fields for each request, e.g. '{\"steps\": 10}'")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 and 2 clients, 3 s a cell, no record")
     args = parser.parse_args()
+    if args.quick:
+        args.clients, args.seconds, args.body = [1, 2], 3, '{"steps": 2}'
     model = make_model(args.recipe)
     body = {"model": "m", "num": 1, **json.loads(args.body)}
     tag = "-".join(f"{k}{v}" for k, v in sorted(json.loads(args.body).items()))
