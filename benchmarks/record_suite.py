@@ -19,7 +19,8 @@ import common
 
 def summary(board: dict) -> str:
     def entry(r: dict) -> str:
-        nll = f", NLL {r['nll_nats']:.1f} nats" if r.get("nll_nats") is not None else ""
+        nll = (f", NLL {r['nll_nats_per_image']:.1f} nats/image ({r.get('likelihood_data')})"
+               if r.get("nll_nats_per_image") is not None else "")
         return (f"{r['entry']} FID {r['fid']:.1f} (classifier FID {r['classifier_fid']:.1f}{nll}; "
                 f"{r['train_images_per_s']:.0f} train img/s)")
 
