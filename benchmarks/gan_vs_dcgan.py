@@ -38,6 +38,7 @@ goes on from them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import tempfile
@@ -191,7 +192,8 @@ class Side:
     def __init__(self, side: str, setting: dict, seed: int, hold_out: bool) -> None:
         self.side, self.setting, self.seed, self.hold_out = side, setting, seed, hold_out
         tag = f"lr{setting['lr_scale']:g}-b{setting['batch']}-s{seed}" + ("-holdout" if hold_out else "")
-        self.folder = WORK / f"{side}-{tag}"
+        self.name = f"{side}-{tag}"
+        self.folder = WORK / self.name
 
     def data_config(self):
         from noisecraft.models.registry import load_recipe
@@ -199,13 +201,7 @@ class Side:
         return load_recipe(RECIPE).recipe.data.model_copy(update={"hold_out_validation": self.hold_out})
 
     def seconds(self) -> float:
-        if self.side == "dcgan":
-            return self.reference().seconds
-        from noisecraft.train.checkpoint import read_loop_state
-        from noisecraft.utils.paths import RunDir
-
-        state = read_loop_state(RunDir(self.folder).last_checkpoint) if (self.folder / "checkpoints").exists() else None
-        return state.train_seconds if state else 0.0
+        return self.reference().seconds if self.side == "dcgan" else stats.run_seconds(self.folder)
 
     def reference(self) -> DCGAN:
         return DCGAN(self.folder, self.seed, lr=defaults("dcgan")["lr"] * self.setting["lr_scale"],
@@ -217,11 +213,9 @@ class Side:
                 f"train.batch_size={self.setting['batch']}", f"data.hold_out_validation={str(self.hold_out).lower()}",
                 *(f"train.lr_by_optimizer.{k}={v * self.setting['lr_scale']:g}" for k, v in lrs.items())]
 
-    def train_until(self, seconds: float, images: torch.Tensor | None) -> None:
-        if self.seconds() >= seconds - 1e-6:
-            return
+    def train_until(self, seconds: float) -> None:
         if self.side == "dcgan":
-            self.reference().train_until(images, seconds)
+            self.reference().train_until(train_images(self.hold_out), seconds)
             return
         import noisecraft
 
@@ -262,6 +256,7 @@ class Side:
                 "train_images_per_s": trained["train_images"] / max(trained["train_seconds"], 1e-9)}
 
 
+@functools.cache
 def train_images(hold_out: bool) -> torch.Tensor:
     from noisecraft.data import build_dataset
     from noisecraft.models.registry import load_recipe
@@ -270,26 +265,13 @@ def train_images(hold_out: bool) -> torch.Tensor:
     return build_dataset(data, "train").images  # uint8 N x 1 x 28 x 28: what our side's recipe trains on
 
 
-def race(pairs: list[tuple[Side, Side]], budget: float, slice_seconds: float, images: torch.Tensor) -> None:
-    """Every training to `budget`, taking turns a slice at a time, so machine noise hits all alike."""
-    target = 0.0
-    while any(s.seconds() < budget - 1e-6 for pair in pairs for s in pair):
-        target = min(budget, target + slice_seconds)
-        for pair in pairs:
-            for s in pair:
-                s.train_until(target, images)
-        print(f"slice to {target:.0f} s: " + ", ".join(f"{s.folder.name} {s.seconds():.0f} s" for p in pairs for s in p),
-              flush=True)
-
-
 # --- the steps ------------------------------------------------------------------------------------------------
 def pilots(args) -> None:
-    images = train_images(hold_out=True)
     for ours, theirs in zip(pilot_settings("ours"), pilot_settings("dcgan")):
         pair = (Side("ours", ours, PILOT_SEED, True), Side("dcgan", theirs, PILOT_SEED, True))
-        race([pair], args.pilot_budget, args.slice, images)
+        stats.take_turns(list(pair), args.pilot_budget, args.slice)
         for s in pair:
-            path = OUT / "pilots" / f"{s.folder.name}-n{args.pilot_num}.json"
+            path = OUT / "pilots" / f"{s.name}-n{args.pilot_num}.json"
             if not path.exists():
                 common.write_record(path, s.score("validation", args.pilot_num, ["fid"] if not args.quick else ["cfid"]))
 
@@ -309,21 +291,21 @@ def headline_sides(args) -> list[tuple[Side, Side]]:
 
 
 def train(args) -> None:
-    race(headline_sides(args), args.budget, args.slice, train_images(hold_out=False))
+    stats.take_turns([s for pair in headline_sides(args) for s in pair], args.budget, args.slice)
 
 
 def score(args) -> None:
     for pair in headline_sides(args):
         for s in pair:
-            path = OUT / "headline" / f"{s.folder.name}-n{args.num}.json"
+            path = OUT / "headline" / f"{s.name}-n{args.num}.json"
             if not path.exists():
                 record = s.score("test", args.num, METRICS if not args.quick else ["cfid", "classes"])
                 common.write_record(path, record)
-                print(f"{s.folder.name}: {record['metrics']}", flush=True)
+                print(f"{s.name}: {record['metrics']}", flush=True)
 
 
 def report(args) -> None:
-    rows = {side: [json.loads((OUT / "headline" / f"{s.folder.name}-n{args.num}.json").read_text())
+    rows = {side: [json.loads((OUT / "headline" / f"{s.name}-n{args.num}.json").read_text())
                    for s in sides] for side, sides in zip(SIDES, zip(*headline_sides(args)))}
     pilot_rows = [json.loads(p.read_text()) for p in sorted((OUT / "pilots").glob(f"*-n{args.pilot_num}.json"))]
     metric_names = [m for m in ("fid", "kid", "classifier_fid", "precision", "recall", "classes_covered")
@@ -335,7 +317,7 @@ def report(args) -> None:
                                                       [r["train_images_per_s"] for r in rows["dcgan"]], lower_is_better=False)
     main_metric = "fid" if "fid" in comparisons else "classifier_fid"
     c = comparisons[main_metric]
-    summary = (f"GAN vs DCGAN reference, {args.budget / 60:g} min each (interleaved, the training step timed on both "
+    summary = (f"GAN vs DCGAN reference, {args.budget / 60:.3g} min each (interleaved, the training step timed on both "
                f"sides), seeds {', '.join(map(str, args.seeds))}, N={args.num} on test: {main_metric} ours "
                f"{stats.plus_minus(c['ours'])} vs dcgan {stats.plus_minus(c['peer'])} ({c['ratio_ours_over_peer']:.2f}x): "
                f"{'a tie' if c['verdict'] == 'tie' else c['verdict'] + ' better'}; each side's setting from "
