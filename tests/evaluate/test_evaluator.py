@@ -108,6 +108,8 @@ def test_bench_trains_evaluates_ranks_and_resumes(tmp_path: Path, capsys):
     assert all(e["train_steps"] == 4 and e["params"] > 0 and e["train_images_per_s"] > 0 for e in board["entries"])
     fids = [e["classifier_fid"] for e in board["entries"]]
     assert fids == sorted(fids)
+    # one field, one meaning: the NLL of a binarized digit, and the board says which images it is of
+    assert all(e["likelihood_data"] == "binarized" and e["nll_nats_per_image"] > 0 for e in board["entries"])
     table = (out / "leaderboard.md").read_text()
     assert "| entry | family | params |" in table and "small" in table and "wide" in table
     assert (out / "samples.png").is_file()
