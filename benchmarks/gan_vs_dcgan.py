@@ -178,7 +178,7 @@ def defaults(side: str) -> dict:
     from noisecraft.models.registry import load_recipe
 
     train = load_recipe(RECIPE).recipe.train
-    return {"lr": 1.0, "batch": train.batch_size, "lr_by_optimizer": dict(train.lr_by_optimizer)}
+    return {"batch": train.batch_size, "lr_by_optimizer": dict(train.lr_by_optimizer)}  # lr: each optimizer's own
 
 
 def pilot_settings(side: str) -> list[dict]:
