@@ -48,7 +48,7 @@ def summary(run_name: str, result: dict) -> str:
     if "likelihood" in result:
         what.append(f"NLL on {result['likelihood']['examples']} test examples, "
                     f"k={result['likelihood']['importance_samples']}")
-    parts = [f"{k} {m[k]:.4g}" for k in ("fid", "kid", "precision", "recall", "classifier_fid", "nll_nats") if k in m]
+    parts = [f"{k} {m[k]:.4g}" for k in ("fid", "kid", "precision", "recall", "classifier_fid", "nll_nats_per_image") if k in m]
     return f"{run_name} ({'; '.join(what)}): " + ", ".join(parts)
 
 

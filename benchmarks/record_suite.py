@@ -29,7 +29,8 @@ QUICK_SUITE = {"name": "quick-suite", "budget": {"steps": 4}, "protocol": "sweep
 
 def summary(board: dict) -> str:
     def entry(r: dict) -> str:
-        nll = f", NLL {r['nll_nats']:.1f} nats" if r.get("nll_nats") is not None else ""
+        nll = (f", NLL {r['nll_nats_per_image']:.1f} nats/image ({r.get('likelihood_data')})"
+               if r.get("nll_nats_per_image") is not None else "")
         fid = f"FID {r['fid']:.1f} (classifier FID " if r.get("fid") is not None else "(classifier FID "
         return f"{r['entry']} {fid}{r['classifier_fid']:.1f}{nll}; {r['train_images_per_s']:.0f} train img/s)"
 

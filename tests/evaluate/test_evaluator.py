@@ -34,10 +34,10 @@ def test_every_metric_on_a_tiny_run(tiny_run: Path, tmp_path: Path, monkeypatch)
                           progress=False)
     m = result["metrics"]
     for key in ("fid", "kid", "kid_std", "precision", "recall", "classifier_fid", "classes_covered",
-                "class_entropy", "mean_confidence", "nll_nats", "bits_per_dim"):
+                "class_entropy", "mean_confidence", "nll_nats_per_image", "bits_per_dim"):
         assert isinstance(m[key], float) and math.isfinite(m[key]), key
     assert m["fid"] > 0 and 0 <= m["precision"] <= 1 and 0 <= m["classes_covered"] <= 1
-    assert m["bits_per_dim"] == pytest.approx(m["nll_nats"] / (784 * math.log(2)))
+    assert m["bits_per_dim"] == pytest.approx(m["nll_nats_per_image"] / (784 * math.log(2)))
     p = result["protocol"]
     assert p["num_samples"] == 32 and p["reference"]["num"] == 64 and p["reference"]["split"] == "test"
     assert "inception" in p["feature_network"] and "299" in p["preprocessing"]
@@ -64,15 +64,15 @@ def test_likelihood_report_is_deterministic_and_tightens_with_more_importance_sa
     one = likelihood_report(model, data, importance_samples=1, progress=False)
     same = likelihood_report(model, data, importance_samples=1, progress=False)
     many = likelihood_report(model, data, importance_samples=64, progress=False)
-    assert one["nll_nats"] == same["nll_nats"]
-    assert many["nll_nats"] < one["nll_nats"]  # the IWAE bound is tighter than the ELBO
+    assert one["nll_nats_per_image"] == same["nll_nats_per_image"]
+    assert many["nll_nats_per_image"] < one["nll_nats_per_image"]  # the IWAE bound is tighter than the ELBO
 
 
 def test_evaluate_cli_writes_metrics_and_prints_a_table(tiny_run: Path, capsys):
     code = cli(["evaluate", str(tiny_run), "--metrics", "cfid,classes,nll", "--num", "40", "--nll-num", "10",
                 "--nll-samples", "2", "--quiet"])
     out = capsys.readouterr().out
-    assert code == 0 and "classifier_fid" in out and "nll_nats" in out and "metrics.json" in out
+    assert code == 0 and "classifier_fid" in out and "nll_nats_per_image" in out and "metrics.json" in out
     assert json.loads((tiny_run / "metrics.json").read_text())["protocol"]["num_samples"] == 40
 
 
@@ -121,6 +121,8 @@ def test_bench_trains_evaluates_ranks_and_resumes(tmp_path: Path, capsys):
     assert all(e["train_steps"] == 4 and e["params"] > 0 and e["train_images_per_s"] > 0 for e in board["entries"])
     fids = [e["classifier_fid"] for e in board["entries"]]
     assert fids == sorted(fids)
+    # one field, one meaning: the NLL of a binarized digit, and the board says which images it is of
+    assert all(e["likelihood_data"] == "binarized" and e["nll_nats_per_image"] > 0 for e in board["entries"])
     table = (out / "leaderboard.md").read_text()
     assert "| entry | family | params |" in table and "small" in table and "wide" in table
     assert (out / "samples.png").is_file()

@@ -29,7 +29,8 @@ from noisecraft.utils.version import __version__
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "suites"
 COLUMNS = ["entry", "family", "params", "train_images_per_s", "train_seconds", "fid", "kid", "precision", "recall",
-           "classifier_fid", "classes_covered", "c2st_accuracy", "nll_nats", "sampling_ms_per_image"]
+           "classifier_fid", "classes_covered", "c2st_accuracy", "nll_nats_per_image", "likelihood_data",
+           "sampling_ms_per_image"]
 
 
 class Budget(StrictModel):
@@ -122,7 +123,8 @@ def run_entry(entry: Entry, suite: Suite, protocol: str, out: Path, progress: bo
         "train_images_per_s": state.examples_seen / max(state.train_seconds, 1e-9),
         **{k: m.get(k) for k in ("fid", "kid", "kid_std", "precision", "recall", "classifier_fid",
                                  "classes_covered", "class_entropy", "c2st_accuracy", "c2st_ci_low", "c2st_ci_high",
-                                 "near_copy_share", "nll_nats", "bits_per_dim")},
+                                 "near_copy_share", "nll_nats_per_image", "bits_per_dim")},
+        "likelihood_data": evaluation.get("likelihood", {}).get("data"),  # which images the NLL is of
         "sampling_ms_per_image": evaluation["timing"].get("sampling_seconds_per_image", 0) * 1000,
         "evaluation": evaluation["protocol"],
     }
@@ -172,7 +174,7 @@ def _same_shape(rows: list[torch.Tensor]) -> list[torch.Tensor]:
 
 def rank_key(result: dict[str, Any]) -> tuple:
     """By Inception FID where measured, else classifier FID, else NLL: lower is better."""
-    for i, name in enumerate(("fid", "classifier_fid", "nll_nats")):
+    for i, name in enumerate(("fid", "classifier_fid", "nll_nats_per_image")):
         if result.get(name) is not None:
             return (i, result[name])
     return (3, 0.0)

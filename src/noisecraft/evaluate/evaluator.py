@@ -154,7 +154,7 @@ def evaluate_run(path: Path, *, metrics: str | None = None, protocol: str = "hea
     if "nll" in chosen:
         report = likelihood_report(model, build_dataset(data, split), num=nll_num, importance_samples=nll_samples,
                                    seed=seed, progress=progress)
-        result["metrics"].update(nll_nats=report["nll_nats"], bits_per_dim=report["bits_per_dim"])
+        result["metrics"].update(nll_nats_per_image=report["nll_nats_per_image"], bits_per_dim=report["bits_per_dim"])
         result["likelihood"] = report
 
     result["timing"]["total_seconds"] = time.perf_counter() - started

@@ -1,5 +1,5 @@
-"""Likelihood report for any family with `log_likelihood`: nats per example and bits per dimension on a
-named test split.
+"""Likelihood report for any family with `log_likelihood`: nats per example (`nll_nats_per_image`) and bits per
+dimension on a named test split; `data` says which view of the images it is a likelihood of.
 
 Two standard views of MNIST:
 - "binarized": dynamically binarized (each pixel ~ Bernoulli(intensity), a fixed seed), for models of
@@ -56,7 +56,7 @@ def likelihood_report(model: GenerativeModel, dataset: ImageDataset, *, num: int
     dims = math.prod(dataset.spec.shape)
     nll = -total / n + dims * math.log(256) * (view == "dequantized")
     return {
-        "nll_nats": nll,
+        "nll_nats_per_image": nll,
         "bits_per_dim": nll / (dims * math.log(2)),
         "data": view,
         "examples": n,

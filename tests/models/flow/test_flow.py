@@ -176,5 +176,5 @@ def test_cli_trains_samples_and_scores_bits_per_dim(tmp_path):
     record = json.loads((out / "metrics.json").read_text())
     metrics = record["metrics"]
     assert 0 < metrics["bits_per_dim"] < 8
-    assert 0 < metrics["nll_nats"] and metrics["bits_per_dim"] == pytest.approx(metrics["nll_nats"] / (64 * math.log(2)))
+    assert 0 < metrics["nll_nats_per_image"] and metrics["bits_per_dim"] == pytest.approx(metrics["nll_nats_per_image"] / (64 * math.log(2)))
     assert record["likelihood"]["data"] == "dequantized"

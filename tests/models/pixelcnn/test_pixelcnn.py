@@ -170,6 +170,6 @@ def test_cli_trains_samples_and_scores_exact_nll(tmp_path, levels, view):
     assert run(["sample", str(out), "--num", "4", "--out", str(tmp_path / "s.png")]) == 0
     assert run(["evaluate", str(out), "--metrics", "nll", "--num", "64"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
-    assert 0 < metrics["nll_nats"] < 64 * math.log(levels)  # better than uniform over 8x8 pixels
-    assert metrics["bits_per_dim"] == pytest.approx(metrics["nll_nats"] / (64 * math.log(2)))
+    assert 0 < metrics["nll_nats_per_image"] < 64 * math.log(levels)  # better than uniform over 8x8 pixels
+    assert metrics["bits_per_dim"] == pytest.approx(metrics["nll_nats_per_image"] / (64 * math.log(2)))
     assert json.dumps(json.loads((out / "metrics.json").read_text())).count(view) >= 1

@@ -71,7 +71,7 @@ class PixelCNN(GenerativeModel):
         logits = self.stack(tokens, self.labels(batch.get("y"), len(x)))
         nats_per_pixel = F.cross_entropy(logits, tokens)
         pixels = tokens[0].numel()
-        return StepOutput(nats_per_pixel, {"nll_nats": nats_per_pixel.detach() * pixels,
+        return StepOutput(nats_per_pixel, {"nll_nats_per_image": nats_per_pixel.detach() * pixels,
                                            "bits_per_dim": nats_per_pixel.detach() / math.log(2)})
 
     @torch.no_grad()
