@@ -137,7 +137,7 @@ def measure(run_dir: Path, resolved) -> tuple[dict, str]:
 
     if resolved.recipe.data.modality == "tokens":
         found = evaluate_run(run_dir, metrics="loss,bpc", progress=False, write=False)["metrics"]
-        return found, f"validation: {found['bits_per_character']:.3f} bits/char"
+        return found, f"test split: {found['bits_per_character']:.3f} bits/char"
     figure, _ = run_readability(run_dir)
     found = evaluate_run(run_dir, metrics="cfid,classes", protocol="sweep", num=1000, progress=False, write=False)["metrics"]
     found = {"first_grid": figure.to_dict(), **found}
