@@ -39,7 +39,7 @@ from common import RESULTS, write_record, write_result  # noqa: E402
 from noisecraft.models.registry import load_recipe  # noqa: E402
 from noisecraft.evaluate.readability import run_readability  # noqa: E402
 from noisecraft.train.checkpoint import read_loop_state  # noqa: E402
-from noisecraft.train.loop import train  # noqa: E402
+from noisecraft.train.loop import convolutional, train  # noqa: E402
 from noisecraft.train.precision import native_bf16  # noqa: E402
 
 # recipe -> steps: one recipe per family (and the first command), each as many steps as ~2 minutes of fp32 allow
@@ -64,13 +64,12 @@ def one(recipe: str, variant: str, steps: int, root: Path) -> dict:
             **({"figure": figure[0].to_dict()} if figure else {})}
 
 
-def convolutional(recipe: str) -> bool:
+def has_convolutions(recipe: str) -> bool:
     from noisecraft.data import build_dataset
     from noisecraft.models.registry import get_family
 
     resolved = load_recipe(recipe)
-    model = get_family(resolved.model.family)(resolved.model, build_dataset(resolved.recipe.data, "train").spec)
-    return any(p.dim() == 4 for p in model.parameters())
+    return convolutional(get_family(resolved.model.family)(resolved.model, build_dataset(resolved.recipe.data, "train").spec))
 
 
 def decide(runs: dict) -> dict:
@@ -114,7 +113,7 @@ def main() -> None:
             if path.exists() and not args.quick:
                 results[recipe] = json.loads(path.read_text())
                 continue
-            variants = [v for v in VARIANTS if convolutional(recipe) or not v.endswith("-cl")]
+            variants = [v for v in VARIANTS if has_convolutions(recipe) or not v.endswith("-cl")]
             runs = {v: one(recipe, v, steps, Path(tmp)) for v in variants}
             result = {"recipe": recipe, "steps": steps, "runs": runs, **decide(runs)}
             print(f"{recipe}: {json.dumps({k: v for k, v in result.items() if k not in ('runs', 'loss')})}", flush=True)

@@ -378,13 +378,17 @@ def with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
         return saved
 
 
+def convolutional(model: torch.nn.Module) -> bool:
+    """Has 2-D convolutions (4-D weights): the models channels-last can speed up."""
+    return any(p.dim() == 4 for p in model.parameters())
+
+
 def memory_layout(model: torch.nn.Module, channels_last: bool) -> str:
     """Put the model's 4-D weights in channels-last layout when asked: every convolution then reads and writes
     NHWC activations (oneDNN's and cuDNN's fast path). Says what was done, for config.yaml."""
-    convolutional = any(p.dim() == 4 for p in model.parameters())
     if not channels_last:
         return "contiguous (NCHW)"
-    if not convolutional:
+    if not convolutional(model):
         return "contiguous: channels_last asked, but the model has no 2-D convolutions"
     model.to(memory_format=torch.channels_last)
     return "channels-last (NHWC)"
