@@ -75,6 +75,7 @@ from types import SimpleNamespace
 import common
 import torch
 import torch.nn.functional as F
+from stats import mean_sd
 
 HERE = Path(__file__).resolve().parent
 RECIPE = "mnist-diffusion"
@@ -568,11 +569,6 @@ def ddim(args) -> None:
 
 
 # --- report -----------------------------------------------------------------------------------------------------
-def mean_sd(values: list[float]) -> dict:
-    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else None,
-            "n": len(values), "values": values}
-
-
 def verdict(ours: list[float], theirs: list[float]) -> str:
     """Lower is better. Under 5% apart is a tie unless >= 3 paired seeds all show it."""
     ratio = statistics.mean(ours) / statistics.mean(theirs)
