@@ -6,8 +6,9 @@ of generated levels with the agent's paths for the README.
   OMP_NUM_THREADS=2 python benchmarks/game_levels.py                          # the real run: 4 x 30 min
   python benchmarks/game_levels.py --quick --out /tmp/game-levels             # toy sizes, a minute or two
 
-Resumable: one result file per recipe (results/game_levels/<recipe>.json), a recipe with a result is not
-run again, and an interrupted training resumes from its last checkpoint in --out.
+Resumable: one result file per recipe (results/game_levels/<recipe>.json, with the two levels the figure
+draws), a recipe with a result is not run again, and an interrupted training resumes from its last
+checkpoint in --out; the figure is drawn from the records, so a later session can finish the run.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ import common  # first: it records the environment the benchmark starts in
 RECIPES = ["smb-gan", "smb-vae", "smb-diffusion", "smb-transformer"]
 
 
-def train(recipe: str, run_dir: Path, seconds: float, quick: bool) -> None:
+def train(recipe: str, run_dir: Path, seconds: float, quick: bool, extra: list[str] | None = None) -> None:
     import noisecraft
 
-    fit = getattr(noisecraft, "fit", None) or noisecraft.train
-    overrides = [f"train.max_seconds={seconds}", "train.tensorboard=false"]
+    overrides = [*(extra or []), f"train.max_seconds={seconds}", "train.tensorboard=false"]
     if quick:
         overrides += ["train.max_steps=100000", "train.sample_every=100000", "train.checkpoint_every=100000"]
     state = run_dir / "checkpoints" / "last" / "trainer_state.json"
@@ -36,12 +36,14 @@ def train(recipe: str, run_dir: Path, seconds: float, quick: bool) -> None:
         return  # trained to its budget already
     if not resume:
         shutil.rmtree(run_dir, ignore_errors=True)  # stopped before its first checkpoint: start again
-    fit(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
+    noisecraft.train(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
 
 
 def measure(recipe: str, run_dir: Path, num: int, width: int) -> dict:
+    """The metrics, and the two levels (seed 0) the README figure draws, so the figure needs no run folder."""
     import noisecraft
     from noisecraft.evaluate.levels import evaluate_levels
+    from noisecraft.models.levels import generate_levels
     from noisecraft.utils.paths import RunDir
 
     run = RunDir(run_dir)
@@ -50,20 +52,23 @@ def measure(recipe: str, run_dir: Path, num: int, width: int) -> dict:
     result = evaluate_levels(model, run.data_config(), num=num, width=width, seed=0)
     return {"recipe": recipe, "family": model.family, "parameters": model.num_parameters(),
             "train_steps": state.get("step"), "train_seconds": state.get("train_seconds", state.get("seconds")),
-            **result}
+            **result, "figure_levels": [lv.rows for lv in generate_levels(model, 2, width, seed=0)]}
 
 
-def figure(entries: list[str], runs: Path, path: Path, width: int) -> None:
+def figure(records: list[dict], path: Path) -> None:
     """Two levels of each family, drawn with the agent's path, one under the other."""
-    import noisecraft
+    from noisecraft.data.levels.agents import play
     from noisecraft.data.levels.render import render, render_grid
-    from noisecraft.models.levels import generate_levels
 
+    older = [r["recipe"] for r in records if "figure_levels" not in r]
+    if older:  # recorded before the records kept their levels: the figure stays as that record drew it
+        print(f"figure: {', '.join(older)} recorded without figure_levels; {path} left as it is")
+        return
     images = []
-    for recipe in entries:
-        model = noisecraft.load(runs / recipe)
-        for level in generate_levels(model, 2, width, seed=0):
-            images.append(render(level.rows, model.spec.level["game"], level.paths, tile=6))
+    for record in records:
+        game = record["protocol"]["game"]
+        for rows in record["figure_levels"]:
+            images.append(render(rows, game, play(rows, game).paths, tile=6))
     path.parent.mkdir(parents=True, exist_ok=True)
     render_grid(images).save(path)
 
@@ -111,7 +116,7 @@ def main() -> None:
         print(summary(records[-1:]), flush=True)
     image = (args.out / "game-levels.png") if args.quick else (common.RESULTS / "game-levels.png") if common.DRAFT \
         else common.HERE.parent / "docs" / "images" / "game-levels.png"
-    figure(recipes, args.out, image, args.width)
+    figure(records, image)
     line = summary(records)
     if args.quick:
         (args.out / "game_levels.json").write_text(json.dumps({"summary": line, "entries": records}, indent=2) + "\n")

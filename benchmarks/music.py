@@ -8,9 +8,12 @@ music statistics beside Bach's.
     python benchmarks/music.py --quick --out /tmp/music-quick         # toy sizes, end to end in minutes
     python benchmarks/music.py --draft --budget 600                   # any tree: into benchmarks/drafts/
 
-One result file per configuration (OUT/<name>.json); a run folder per configuration under WORK, resumed
-with more budget if it exists: an interrupted benchmark continues where it stopped. Then OUT/summary.json
-and, with --examples, docs/images/music-harmonization.png and docs/music-harmonization.wav.
+One result file per configuration (OUT/<name>.json, and for a roll model OUT/<name>-harmonization.mid);
+a run folder per configuration under WORK, resumed with more budget if it exists: an interrupted benchmark
+continues where it stopped. 4 x 60 minutes is more than one 3-hour session: `--only arcnn,coconet`, then
+`--only frames,transformer --examples` in the next; results/music.json is written once every configuration
+has its file, and --examples draws docs/images/music-harmonization.png and docs/music-harmonization.wav
+from the best harmonizer's MIDI.
 """
 
 from __future__ import annotations
@@ -72,21 +75,29 @@ def summary_line(records: dict[str, dict]) -> str:
     return "JSB chorales, equal CPU budgets: " + "; ".join(parts)
 
 
-def examples(records: dict[str, dict]) -> None:
-    """A harmonization of the first test melody by the roll model with the best note accuracy."""
+def harmonize_example(name: str, run: Path, out: Path) -> None:
+    """The first test melody (8 bars) harmonized by this configuration's model, as MIDI beside its record:
+    --examples draws the README's piano roll and WAV from it, so the run folder need not outlive the session."""
     import noisecraft
     from noisecraft.compose import harmonize
     from noisecraft.data.music_data import load_jsb
+    from noisecraft.data.music_files import write_music
+
+    melody = load_jsb("test", "16th")[0].crop(0, 8 * 16)
+    write_music(harmonize(noisecraft.load(run), melody, 1, seed=0)[0], out / f"{name}-harmonization.mid")
+
+
+def examples(records: dict[str, dict], out: Path, quick: bool) -> None:
+    """The harmonization of the first test melody by the roll model with the best note accuracy."""
+    from noisecraft.data.music_files import read_music
     from noisecraft.data.music_output import save_roll_png, write_wav
 
     best = max((r for r in records.values() if r["metrics"].get("harmonization_note_accuracy") is not None),
                key=lambda r: r["metrics"]["harmonization_note_accuracy"])
-    model = noisecraft.load(Path(best["run"]))
-    melody = load_jsb("test", "16th")[0].crop(0, 8 * 16)
-    piece = harmonize(model, melody, 1, seed=0)[0]
-    images = HERE.parent / "docs" / "images"
-    save_roll_png(piece, images / "music-harmonization.png", title=f"{best['name']}: JSB test melody 1, harmonized")
-    write_wav(piece, HERE.parent / "docs" / "music-harmonization.wav", sample_rate=16000)
+    piece = read_music(out / f"{best['name']}-harmonization.mid")
+    docs = out if quick else HERE.parent / "docs"  # a toy run's examples stay beside its results
+    save_roll_png(piece, docs / "images" / "music-harmonization.png", title=f"{best['name']}: JSB test melody 1, harmonized")
+    write_wav(piece, docs / "music-harmonization.wav", sample_rate=16000)
 
 
 def save(path: Path, record: dict, quick: bool) -> None:
@@ -113,27 +124,31 @@ def main() -> None:
         args.budget, args.num, args.nll_num = min(args.budget, 20), min(args.num, 2), args.nll_num or 2
     out = args.out or (HERE / "_work" / "music-quick" / "results" if args.quick else RESULTS / "music")
     work = args.work or HERE / "_work" / ("music-quick" if args.quick else "music")
-    records = {}
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:
         if name not in CONFIGS:
             sys.exit(f"--only {name}: choose from {', '.join(CONFIGS)}")
         path = out / f"{name}.json"
         if path.exists():
-            records[name] = json.loads(path.read_text())
             continue
         train(name, work / name, args.budget, args.quick)
-        records[name] = measure(name, work / name, args.num, args.nll_num)
-        save(path, {**records[name], "budget_seconds": args.budget, "quick": args.quick}, args.quick)
-        print(f"{name}: {json.dumps(records[name]['metrics'])}")
+        record = measure(name, work / name, args.num, args.nll_num)
+        if record["metrics"].get("harmonization_note_accuracy") is not None:
+            harmonize_example(name, work / name, out)
+        save(path, {**record, "budget_seconds": args.budget, "quick": args.quick}, args.quick)
+        print(f"{name}: {json.dumps(record['metrics'])}")
+    records = {n: json.loads((out / f"{n}.json").read_text()) for n in CONFIGS if (out / f"{n}.json").exists()}
+    missing = [n for n in CONFIGS if n not in records]
     summary = summary_line(records)
     if args.quick or args.out is not None:
         save(out / "summary.json", {"summary": summary, "configs": list(records)}, args.quick)
         print(summary)
+    elif missing:  # a session's share of the record (--only): music.json waits for every configuration
+        print(f"{summary}\nnot yet measured: {', '.join(missing)}; results/music.json is written once all are")
     else:
         write_result("music", {"configs": {k: r["metrics"] for k, r in records.items()}, "budget_seconds": args.budget},
                      summary)
     if args.examples:
-        examples(records)
+        examples(records, out, args.quick)
 
 
 if __name__ == "__main__":

@@ -3,20 +3,26 @@ budget. For each: prompt accuracy per GenEval category (seen / held-out colour-s
 against the test scenes, the CLIP-style scorer's text-image score, seconds per image, and the same with
 `--rerank K`; a README table and a figure of prompts with their images.
 
-Resumable, one result file per configuration under --out (train-*.json, eval-*.json): rerun the same
-command after an interruption and finished configurations are skipped, unfinished trainings resumed.
+One configuration is one model, trained then evaluated (train-*.json, eval-*.json, prompts-*.png under
+--out): rerun the same command after an interruption and finished configurations are skipped, an
+unfinished training resumed. The record takes more than one 3-hour session on 2 cores, so `--only` splits
+it; a later session retrains the scorer and the VQ-VAE, which train for a fixed number of steps (no clock
+in their schedule) and so come out bit for bit the same: their weights' sha256 is in their train-*.json
+and checked again before any model is evaluated with them.
 
-  python benchmarks/text_to_image.py all --budget 1800                 # the record: about 3 hours on 2 cores
-  python benchmarks/text_to_image.py all --quick --out /tmp/t2i --runs /tmp/t2i/runs   # toy sizes, ~2 minutes
+  python benchmarks/text_to_image.py all --only shapes-diffusion,shapes-latent-diffusion   # ~2.5 h on 2 cores
+  python benchmarks/text_to_image.py all --only shapes-dalle                               # ~1.2 h, then the report
+  python benchmarks/text_to_image.py all --quick --out /tmp/t2i --runs /tmp/t2i/runs       # toy sizes, ~2 minutes
 
-Stages: `train` (shapes-clip and shapes-vqvae for --aux-budget, then the three models for --budget each),
-`evaluate` (every model, plain and reranked), `report` (results/text_to_image.json, README table, figure);
-`all` runs the three in order.
+Stages: `train` (the scorer and the VQ-VAE, then each model of --only), `evaluate` (each model of --only,
+plain and reranked, and its row of the figure), `report` (results/text_to_image.json, README table,
+figure; once every model is evaluated); `all` trains and evaluates one model after another, then reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -26,8 +32,7 @@ import common
 import torch
 
 import noisecraft
-from noisecraft.data.shapes import prompt_text
-from noisecraft.evaluate.prompt_accuracy import CATEGORIES, prompt_accuracy, prompts_for
+from noisecraft.evaluate.prompt_accuracy import CATEGORIES, prompt_accuracy
 from noisecraft.models.rerank import Reranked
 
 MODELS = {"pixel diffusion": "shapes-diffusion", "latent diffusion": "shapes-latent-diffusion", "DALL-E style": "shapes-dalle"}
@@ -44,46 +49,75 @@ def save(args, path: Path, record: dict[str, Any]) -> None:
         common.write_record(path, record)
 
 
-def tiny(recipe: str) -> str:
-    return recipe + "-tiny"
-
-
 def run_dir(args, recipe: str) -> Path:
     return args.runs / recipe
 
 
-def train_one(args, recipe: str, budget: float, extra: list[str]) -> dict[str, Any]:
-    """Train (or resume, or skip when done) one recipe under a budget; the record of it."""
-    out = run_dir(args, recipe)
-    record_path = args.out / f"train-{recipe}.json"
-    if record_path.is_file():
-        return json.loads(record_path.read_text())
-    name = tiny(recipe) if args.quick else recipe
-    overrides = [*extra, *(["train.max_steps=8"] if args.quick else [f"train.max_seconds={budget}"])]
-    resume = (out / "checkpoints" / "last").is_dir()
+def eval_path(args, recipe: str, rerank: int) -> Path:
+    return args.out / f"eval-{recipe}{f'-rerank{rerank}' if rerank > 1 else ''}.json"
+
+
+def trained_state(run: Path) -> dict[str, Any] | None:
+    state = run / "checkpoints" / "last" / "trainer_state.json"
+    return json.loads(state.read_text()) if state.is_file() else None
+
+
+def fit(args, recipe: str, overrides: list[str], out: Path) -> dict[str, Any]:
+    """Train (or resume) one recipe; its trainer state afterwards."""
+    name = recipe + "-tiny" if args.quick else recipe
     started = time.perf_counter()
-    fit = getattr(noisecraft, "fit", None) or noisecraft.train
-    fit(name, out=out, overrides=overrides, resume=resume, progress=not args.quiet)
-    state = json.loads((out / "checkpoints" / "last" / "trainer_state.json").read_text())
-    record = {"recipe": name, "run": str(out), "overrides": overrides, "train_seconds": state["train_seconds"],
-              "steps": state["step"], "examples": state["examples_seen"], "wall_seconds": time.perf_counter() - started}
-    save(args, record_path, record)
-    return record
+    noisecraft.train(name, out=out, overrides=overrides, resume=trained_state(out) is not None, progress=not args.quiet)
+    return {**trained_state(out), "recipe": name, "wall_seconds": time.perf_counter() - started}
 
 
-def train(args) -> None:
-    vqvae = run_dir(args, AUX["vqvae"])
-    train_one(args, AUX["scorer"], args.aux_budget, [])
-    train_one(args, AUX["vqvae"], args.aux_budget, [])
-    for recipe in MODELS.values():
-        extra = [f"model.autoencoder={vqvae}"] if recipe != "shapes-diffusion" else []
-        train_one(args, recipe, args.budget, extra)
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def evaluate_one(args, label: str, recipe: str, rerank: int) -> dict[str, Any]:
-    path = args.out / f"eval-{recipe}{f'-rerank{rerank}' if rerank > 1 else ''}.json"
+def train_aux(args, recipe: str, steps: int) -> Path:
+    """The scorer or the VQ-VAE, for a fixed number of steps: the same weights in every session (checked)."""
+    out, record_path = run_dir(args, recipe), args.out / f"train-{recipe}.json"
+    overrides = [f"train.max_steps={8 if args.quick else steps}", "train.max_seconds=null"]
+    state = trained_state(out)
+    if state is None or state["step"] < int(overrides[0].split("=")[1]):
+        state = fit(args, recipe, overrides, out)
+    weights = sha256(out / "model" / "model.safetensors")
+    if record_path.is_file():
+        recorded = json.loads(record_path.read_text())
+        if recorded["weights_sha256"] != weights:
+            raise SystemExit(f"error: {out} is not the {recipe} that {record_path} records (weights sha256 {weights[:12]} "
+                             f"!= {recorded['weights_sha256'][:12]}): the rows would not share one model; train "
+                             "where the record was made, or remove the text_to_image records and start again")
+        return out
+    save(args, record_path, {"recipe": state["recipe"], "run": str(out), "overrides": overrides, "steps": state["step"],
+                             "train_seconds": state["train_seconds"], "examples": state["examples_seen"],
+                             "weights_sha256": weights})
+    return out
+
+
+def evaluated(args, recipe: str) -> bool:
+    return all(eval_path(args, recipe, k).is_file() for k in (1, args.rerank))
+
+
+def train_model(args, recipe: str) -> None:
+    """One text-to-image model for --budget seconds; skipped once evaluated (its run may be gone by then)."""
+    out, record_path = run_dir(args, recipe), args.out / f"train-{recipe}.json"
+    if evaluated(args, recipe) or (record_path.is_file() and trained_state(out) is not None):
+        return
+    extra = [f"model.autoencoder={run_dir(args, AUX['vqvae'])}"] if recipe != "shapes-diffusion" else []
+    overrides = [*extra, *(["train.max_steps=8"] if args.quick else [f"train.max_seconds={args.budget}"])]
+    if record_path.is_file():  # trained in a session whose run folder is gone, never evaluated: again
+        print(f"{recipe}: {record_path.name} has no run folder left ({out}); training it again", flush=True)
+    state = fit(args, recipe, overrides, out)
+    save(args, record_path, {"recipe": state["recipe"], "run": str(out), "overrides": overrides,
+                             "train_seconds": state["train_seconds"], "steps": state["step"],
+                             "examples": state["examples_seen"], "wall_seconds": state["wall_seconds"]})
+
+
+def evaluate_one(args, label: str, recipe: str, rerank: int) -> None:
+    path = eval_path(args, recipe, rerank)
     if path.is_file():
-        return json.loads(path.read_text())
+        return
     from noisecraft.evaluate.evaluator import score_samples
     from noisecraft.sampling import generate
     from noisecraft.utils.paths import RunDir
@@ -103,31 +137,38 @@ def evaluate_one(args, label: str, recipe: str, rerank: int) -> dict[str, Any]:
             data = data.model_copy(update={"limit": 32})
         scores = score_samples(images, data, "test", ["fid"], info, progress=False)
         record.update(fid=scores["metrics"]["fid"], fid_num=args.fid_num, fid_protocol=info)
+        figure_row(model, args.out / f"prompts-{recipe}.png")
+    record["aux_weights_sha256"] = {r: json.loads((args.out / f"train-{r}.json").read_text())["weights_sha256"]
+                                    for r in AUX.values()}
     save(args, path, record)
     print(f"{label} (rerank {rerank}): {json.dumps(record['accuracy'])}", flush=True)
-    return record
 
 
-def evaluate(args) -> None:
-    for label, recipe in MODELS.items():
-        for k in (1, args.rerank):
-            evaluate_one(args, label, recipe, k)
+def figure_row(model, path: Path) -> None:
+    """The model's images for FIGURE_PROMPTS (seed 0), side by side: its row of the report's figure."""
+    from PIL import Image
+
+    images = model.sample(len(FIGURE_PROMPTS), condition=FIGURE_PROMPTS, generator=torch.Generator().manual_seed(0))
+    pixels = (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    Image.fromarray(pixels.transpose(1, 0, 2, 3).reshape(pixels.shape[1], -1, pixels.shape[3])).save(path)
 
 
 def figure(args, path: Path) -> Path:
-    """Rows: models; columns: prompts (held-out pairs among them); one image each, the same seed."""
+    """Rows: models (from their prompts-*.png); columns: prompts, held-out pairs among them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
 
     fig, axes = plt.subplots(len(MODELS), len(FIGURE_PROMPTS), figsize=(2 * len(FIGURE_PROMPTS), 2.2 * len(MODELS)))
     for r, (label, recipe) in enumerate(MODELS.items()):
-        model = noisecraft.load(run_dir(args, recipe))
-        images = model.sample(len(FIGURE_PROMPTS), condition=FIGURE_PROMPTS, generator=torch.Generator().manual_seed(0))
+        row = np.asarray(Image.open(args.out / f"prompts-{recipe}.png").convert("RGB"))
+        size = row.shape[0]
         for c, prompt in enumerate(FIGURE_PROMPTS):
             ax = axes[r, c]
-            ax.imshow(images[c].permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.imshow(row[:, c * size:(c + 1) * size], interpolation="nearest")
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(prompt, fontsize=7, wrap=True)
@@ -153,8 +194,13 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def report(args) -> None:
-    rows = [json.loads((args.out / f"eval-{recipe}{f'-rerank{k}' if k > 1 else ''}.json").read_text())
-            for recipe in MODELS.values() for k in (1, args.rerank)]
+    missing = [recipe for recipe in MODELS.values() if not evaluated(args, recipe)]
+    if missing:
+        print(f"report: not yet evaluated: {', '.join(missing)} (run `all --only {','.join(missing)}`)")
+        return
+    rows = [json.loads(eval_path(args, recipe, k).read_text()) for recipe in MODELS.values() for k in (1, args.rerank)]
+    if len({json.dumps(r["aux_weights_sha256"], sort_keys=True) for r in rows}) != 1:
+        raise SystemExit("error: the rows were evaluated with different scorers or VQ-VAEs (aux_weights_sha256)")
     trained = {recipe: json.loads((args.out / f"train-{recipe}.json").read_text()) for recipe in [*AUX.values(), *MODELS.values()]}
     fig = figure(args, args.out / "prompts.png")
     text = table(rows)
@@ -163,9 +209,10 @@ def report(args) -> None:
     best = {r["model"]: r["accuracy"]["overall_held_out"] for r in rows if r["rerank"] == 1}
     summary = ("text-to-image on the shapes world, " + ("toy run (--quick)" if args.quick else f"{args.budget:.0f} s each") +
                ": held-out overall accuracy " + ", ".join(f"{m} {v:.2f}" for m, v in best.items()))
-    result = {"budget_seconds": args.budget, "aux_budget_seconds": args.aux_budget, "quick": args.quick,
-              "prompts_per_category": args.prompts, "images_per_prompt": args.per_prompt, "rerank": args.rerank,
-              "fid_num": args.fid_num, "trained": trained, "rows": rows, "table": text, "figure": str(fig)}
+    result = {"budget_seconds": args.budget, "aux_steps": {AUX["scorer"]: args.scorer_steps, AUX["vqvae"]: args.vqvae_steps},
+              "quick": args.quick, "prompts_per_category": args.prompts, "images_per_prompt": args.per_prompt,
+              "rerank": args.rerank, "fid_num": args.fid_num, "trained": trained, "rows": rows, "table": text,
+              "figure": str(fig)}
     if not args.quick and args.out.resolve() == (common.RESULTS / "text_to_image").resolve():
         common.write_result("text_to_image", result, summary)
     else:  # a smoke run or another folder: not a record in benchmarks/results
@@ -176,8 +223,10 @@ def report(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=["train", "evaluate", "report", "all"])
+    parser.add_argument("--only", default=",".join(MODELS.values()), help="comma-separated models of this session")
     parser.add_argument("--budget", type=float, default=1800, help="training seconds per text-to-image model")
-    parser.add_argument("--aux-budget", type=float, default=600, help="training seconds of the scorer and the VQ-VAE")
+    parser.add_argument("--scorer-steps", type=int, default=2800, help="training steps of shapes-clip (~10 min)")
+    parser.add_argument("--vqvae-steps", type=int, default=2300, help="training steps of shapes-vqvae (~10 min)")
     parser.add_argument("--prompts", type=int, default=16, help="prompts per category and split")
     parser.add_argument("--per-prompt", type=int, default=2, help="images per prompt")
     parser.add_argument("--rerank", type=int, default=4, help="K of the reranked evaluation")
@@ -189,9 +238,23 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.prompts, args.per_prompt, args.rerank, args.fid_num = min(args.prompts, 2), 1, min(args.rerank, 2), min(args.fid_num, 16)
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    for name in only:
+        if name not in MODELS.values():
+            raise SystemExit(f"error: --only {name!r}: choose from {', '.join(MODELS.values())}")
     args.out.mkdir(parents=True, exist_ok=True)
-    for stage in ("train", "evaluate", "report") if args.stage == "all" else (args.stage,):
-        globals()[stage](args)
+    labels = {recipe: label for label, recipe in MODELS.items()}
+    if args.stage in ("train", "evaluate", "all") and not all(evaluated(args, r) for r in only):
+        train_aux(args, AUX["scorer"], args.scorer_steps)
+        train_aux(args, AUX["vqvae"], args.vqvae_steps)
+    for recipe in only:
+        if args.stage in ("train", "all"):
+            train_model(args, recipe)
+        if args.stage in ("evaluate", "all"):
+            for k in (1, args.rerank):
+                evaluate_one(args, labels[recipe], recipe, k)
+    if args.stage in ("report", "all"):
+        report(args)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ TEXT_DATASETS = ("tinyshakespeare", "text")
 MOLECULE_DATA_KEYS = ("smiles_path", "smiles_column", "skip_bad_smiles", "properties", "sequences")
 MOLECULE_DATASETS = ("moses", "smiles")  # data/molecules.py
 LEVEL_DATA_KEYS = ("level_folder", "game", "window", "encoding", "pad_to")
+TOKEN_LEVEL_ENCODINGS = ("columns", "tiles")  # game levels as a token stream: a token per column, or per tile
 LEVEL_DATASETS = ("smb", "zelda", "level_folder")
 MUSIC_DATASETS = ("jsb-chorales", "bach-chorales", "music_folder")
 
@@ -82,14 +83,17 @@ class DataConfig(StrictModel):
     tokenizer: Literal["char", "bpe", "smiles", "selfies"] = Field(
         "char", description="text: characters, or byte-level BPE trained on the corpus; molecules: smiles or selfies tokens")
     vocab_size: int = Field(512, ge=256, le=1 << 20, description="text: BPE vocabulary size (the 256 bytes + merges)")
-    block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on; level columns: columns")
-    stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size); levels: columns (default 1)")
+    block_size: int = Field(64, ge=2, le=1 << 16, description="text: tokens of context the model is trained on (level "
+                            "columns: columns; level tiles: tiles and markers, rows + 1 a column)")
+    stride: int | None = Field(None, ge=1, description="text: tokens between training windows (default block_size); "
+                               "levels: columns, or tokens for level tiles (default 1)")
     level_folder: Path | None = Field(None, description="any folder of level .txt files in a game's corpus format")
     game: Literal["smb", "zelda"] | None = Field(None, description="levels: whose tiles (default: the data set's)")
     window: int | None = Field(None, ge=2, le=1024, description="levels: columns per training window (smb default 16; "
                                "a zelda window is a room)")
-    encoding: Literal["onehot", "columns"] = Field("onehot", description="levels: one-hot tile channels (image "
-                                                   "families) or one token per column (token models)")
+    encoding: Literal["onehot", "columns", "tiles"] = Field("onehot", description="levels: one-hot tile channels "
+                                                            "(image families), or for token models one token per "
+                                                            "column or one per tile (snaking, a marker a column)")
     pad_to: int | None = Field(None, ge=2, le=1024, description="levels: pad windows with the empty tile to this square side")
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="held out as the test split where a data set has none "
                                  "(text: the last fraction of the characters, the validation split)")
@@ -177,10 +181,10 @@ class DataConfig(StrictModel):
                              "and data.game (smb or zelda: whose tiles)")
         if self.dataset != "level_folder" and self.game not in (None, self.dataset):
             raise ValueError(f"data.game {self.game!r}: data.dataset {self.dataset!r} is that game's corpus")
-        allowed = ("stride", "block_size") if self.encoding == "columns" else ("stride",)
+        allowed = ("stride", "block_size") if self.encoding in TOKEN_LEVEL_ENCODINGS else ("stride",)
         wrong = [k for k in (*IMAGE_DATA_KEYS, *TEXT_DATA_KEYS)
                  if k not in allowed and getattr(self, k) != type(self).model_fields[k].default]
-        if self.encoding == "columns" and self.pad_to is not None:
+        if self.encoding in TOKEN_LEVEL_ENCODINGS and self.pad_to is not None:
             wrong.insert(0, "pad_to")
         if wrong:
             raise ValueError(f"data.{wrong[0]} does not apply to game levels with data.encoding {self.encoding}")
@@ -189,7 +193,7 @@ class DataConfig(StrictModel):
     @property
     def modality(self) -> str:
         if self.dataset in LEVEL_DATASETS:
-            return "tokens" if self.encoding == "columns" else "image"
+            return "tokens" if self.encoding in TOKEN_LEVEL_ENCODINGS else "image"
         music_tokens = self.dataset in MUSIC_DATASETS and self.music.representation == "tokens"
         return "tokens" if self.dataset in TEXT_DATASETS + MOLECULE_DATASETS or music_tokens else "image"
 

@@ -81,6 +81,16 @@ def test_shapes_validation_is_the_last_10_percent_of_the_train_scenes(monkeypatc
     assert held.captions == train.captions[:180] + train.captions[200:]  # a longer train split steps over them
 
 
+def test_shapes_test_split_is_fixed_whatever_the_train_limit(monkeypatch):
+    from noisecraft.data import captions
+
+    monkeypatch.setattr(captions, "SHAPES_TEST", 30)  # 2,000 in truth
+    test = build_dataset(DataConfig(dataset="shapes", image_size=8), "test")
+    longer = build_dataset(DataConfig(dataset="shapes", image_size=8, limit=400), "test")  # a recipe's long train split
+    shorter = build_dataset(DataConfig(dataset="shapes", image_size=8, limit=10), "test")
+    assert len(test) == len(longer) == 30 and longer.captions == test.captions and shorter.captions == test.captions[:10]
+
+
 def test_levels_and_music_validation():
     smb = DataConfig(dataset="smb")
     train, held, val = (corpus_levels(smb, "train"), corpus_levels(smb.model_copy(update={"hold_out_validation": True}),

@@ -32,16 +32,21 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def untrained(recipe: str):
+TILES = ["data.encoding=tiles", "data.block_size=45", "data.stride=15"]  # a token per tile: 3 columns of context
+
+
+def untrained(recipe: str, overrides: list[str] | None = None):
     torch.manual_seed(0)
-    resolved = load_recipe(recipe)
+    resolved = load_recipe(recipe, overrides)
     return get_family(resolved.model.family)(resolved.model, build_dataset(resolved.recipe.data).spec).eval()
 
 
-@pytest.mark.parametrize("recipe, width", [("smb-gan-tiny", 40), ("smb-diffusion-tiny", 23), ("smb-transformer-tiny", 40),
-                                           ("zelda-vae-tiny", None)])
-def test_levels_of_any_width_keep_to_the_legend(recipe, width):
-    model = untrained(recipe)
+@pytest.mark.parametrize("recipe, width, overrides", [
+    ("smb-gan-tiny", 40, None), ("smb-diffusion-tiny", 23, None), ("smb-transformer-tiny", 40, None),
+    ("smb-transformer-tiny", 41, TILES), ("zelda-vae-tiny", None, None),
+    ("zelda-transformer", None, TILES + ["model.layers=1", "model.dim=16", "model.heads=2"])])
+def test_levels_of_any_width_keep_to_the_legend(recipe, width, overrides):
+    model = untrained(recipe, overrides)
     game = GAMES[model.spec.level["game"]]
     tiles = set(read_legend(game))
     levels = sample_levels(model, 3, width, torch.Generator().manual_seed(0), **({"steps": 2} if "diffusion" in recipe else {}))

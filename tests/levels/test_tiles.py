@@ -17,6 +17,7 @@ from noisecraft.data.levels.tiles import (GAMES, corpus_folder, load_levels, one
 from noisecraft.errors import DataError
 from noisecraft.models.levels import decode_windows
 from noisecraft.text.columns import ColumnTokenizer
+from noisecraft.text.level_tiles import TileTokenizer
 from noisecraft.text.tokenizers import tokenizer_from_dict
 
 SMB, ZELDA = GAMES["smb"], GAMES["zelda"]
@@ -50,10 +51,36 @@ def test_one_hot_and_column_encodings_round_trip_every_level(game):
         assert hot.sum(1).eq(1).all()
         info = {"pad_top": 2, "pad_right": 3}
         assert to_rows(decode_windows(hot, info)[0], tiles) == list(lv.rows)
-    tokenizer = ColumnTokenizer.train("\n".join(lv.rows) for lv in levels)
-    again = tokenizer_from_dict(json.loads(json.dumps(tokenizer.to_dict())))
-    for lv in levels:
-        assert again.decode(tokenizer.encode("\n".join(lv.rows))) == "\n".join(lv.rows)
+    for tokenizer in (ColumnTokenizer.train("\n".join(lv.rows) for lv in levels), TileTokenizer(tiles, g.height, g.empty)):
+        again = tokenizer_from_dict(json.loads(json.dumps(tokenizer.to_dict())))
+        for lv in levels:
+            ids = tokenizer.encode("\n".join(lv.rows))
+            assert len(ids) == lv.width * tokenizer.tokens_per_column
+            assert again.decode(ids) == "\n".join(lv.rows)
+
+
+def test_tile_tokens_snake_up_and_down_with_a_marker_a_column():
+    tokenizer = TileTokenizer("ab-", 3, "-")
+    a, b, empty = 2, 3, 4  # ids: markers 0 (up) and 1 (down), then the tiles in order
+    assert tokenizer.encode("ab\n-a\nbb") == [0, b, empty, a, 1, b, a, b]  # up the first column, down the second
+    assert tokenizer.decode([0, b, empty, a, 1, b, a, b]) == "ab\n-a\nbb"
+
+
+def test_tile_tokens_decode_by_position_whatever_the_model_wrote():
+    tokenizer = TileTokenizer("ab-", 3, "-")
+    # a wrong marker, a marker where a tile belongs (-> the empty tile) and an unfinished last column
+    assert tokenizer.decode([1, 2, 0, 3, 0, 3, 3, 2, 0, 2]) == "bb\n-b\naa"
+    assert tokenizer.decode([0, 2]) == "" and tokenizer.vocab_size == 5
+
+
+def test_tile_tokens_name_the_row_and_column_of_a_bad_tile():
+    from noisecraft.errors import ConfigError
+
+    tokenizer = TileTokenizer("ab-", 3, "-")
+    with pytest.raises(ConfigError, match=r"row 2, column 2 of the level: tile 'z' is not in the legend"):
+        tokenizer.encode("ab\n-z\nbb")
+    with pytest.raises(ConfigError, match="column 1 of the level: 2 tiles high, the game's levels 3"):
+        tokenizer.encode("ab\nbb")
 
 
 def test_datasets_give_one_hot_windows_and_column_streams():
@@ -68,6 +95,11 @@ def test_datasets_give_one_hot_windows_and_column_streams():
     assert tokens.spec.modality == "tokens" and tokens.spec.level["game"] == "zelda"
     first = tokens.tokenizer.decode(tokens.spec.start_tokens)
     assert first == "\n".join(["W"] * 16)  # every room starts with a wall column
+    tiles = build_dataset(DataConfig(dataset="smb", encoding="tiles", block_size=45, stride=15))
+    assert tiles.spec.modality == "tokens" and tiles.spec.vocab_size == 2 + len(tiles.spec.level["tiles"])
+    assert len(tiles.spec.start_tokens) == 15 and tiles.tokenizer.decode(tiles.spec.start_tokens).split("\n")[-1] == "X"
+    x = tiles[0]["x"]
+    assert x.shape == (46,) and x[0] == 0 and x[15] == 1 and x[30] == 0 and x[45] == 1  # a marker, 14 tiles, a marker ...
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -27,7 +27,8 @@ from noisecraft.errors import DataError
 from noisecraft.text.tokenizers import CaptionTokenizer
 
 CAPTION_FILES = ("captions.jsonl", "captions.csv")
-SHAPES_TRAIN = 20000  # scenes of the shapes world's train split
+SHAPES_TRAIN = 20000  # scenes of the shapes world's train split (data.limit makes it longer: the world has no end)
+SHAPES_TEST = 2000  # scenes of its test split (data.limit takes the first N, never more: a fixed FID reference)
 
 
 class CaptionedImageDataset(ImageDataset):
@@ -56,16 +57,19 @@ class CaptionedImageDataset(ImageDataset):
 
 def load_shapes(split: Literal["train", "validation", "test"], *, num: int | None = None, image_size: int | None = None,
                 caption_tokens: int = 16, seed: int = 0, hold_out_validation: bool = False) -> CaptionedImageDataset:
-    """Scenes of the shapes world with their captions (never a held-out colour-shape pair). Validation: the
-    last 10% of the 20,000 train scenes (whatever `num`), which `hold_out_validation` leaves out of train
-    (then 18,000 scenes by default)."""
+    """Scenes of the shapes world with their captions (never a held-out colour-shape pair). `num` scenes of
+    train (any number); test: the first `num` of its 2,000 scenes, so a recipe's long train split does not
+    make its FID reference longer. Validation: the last 10% of the 20,000 train scenes (whatever `num`),
+    which `hold_out_validation` leaves out of train (then 18,000 scenes by default)."""
     import numpy as np
 
     from noisecraft.data.shapes import make_scenes, render, vocabulary
 
     val_start = SHAPES_TRAIN - holdout_size(SHAPES_TRAIN, VALIDATION_FRACTION)
-    if split in ("test", "validation"):
-        scenes = make_scenes(num or 2000, split, seed) if split == "test" else make_scenes(SHAPES_TRAIN, "train", seed, val_start)
+    if split == "test":
+        scenes = make_scenes(min(num or SHAPES_TEST, SHAPES_TEST), "test", seed)
+    elif split == "validation":
+        scenes = make_scenes(SHAPES_TRAIN, "train", seed, val_start)
     elif not hold_out_validation:
         scenes = make_scenes(num or SHAPES_TRAIN, "train", seed)
     else:  # the world has no end: past the validation scenes, a longer train split goes on after them

@@ -164,8 +164,9 @@ DATASETS: dict[str, DatasetInfo] = {
             description="the shapes world (../shared/docs/shapes-world.md): black 64x64 canvases with 1-4 flat "
             "objects (8 colours, circle/square/triangle/cross, small/big, 3x3 cells) and captions in its grammar "
             "(single object, counting, two objects, relations); procedural and seeded, data.limit scenes "
-            "(default 20,000 train, 2,000 test); held-out colour-shape pairs ((colour + shape) % 4 == 3, e.g. red "
-            "cross, blue square) never appear in training. data.image_size: 32 keeps every other pixel",
+            "(default 20,000 train; test: 2,000, data.limit takes fewer, never more); held-out colour-shape "
+            "pairs ((colour + shape) % 4 == 3, e.g. red cross, blue square) never appear in training. "
+            "data.image_size: 32 keeps every other pixel",
             shape=(3, 64, 64),
             splits={"train": 20000, "test": 2000},
             source="drawn by noisecraft (noisecraft/data/shapes.py); nothing to download",
@@ -200,7 +201,8 @@ for _info in (
                                                            "test": holdout_size(15, _DEFAULT_TEST_FRACTION)},
         description="Super Mario Bros: the 15 levels of the VGLC, 14 tiles high, 149-373 wide, 13 tile kinds "
         "(legend: smb.json); splits count whole levels; one-hot windows (data.window, data.stride, data.pad_to) "
-        "or one token per column (data.encoding: columns)",
+        "or for token models one token per column (data.encoding: columns) or per tile, snaking up and down the "
+        "columns (data.encoding: tiles)",
         source=_VGLC, recipe="data: {dataset: smb, window: 16, pad_to: 16}  |  {dataset: smb, encoding: columns}",
         citation=_VGLC_CITATION, locate=lambda: _vglc("super-mario-bros")),
     DatasetInfo(

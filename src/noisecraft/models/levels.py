@@ -1,7 +1,7 @@
 """Whole game levels from any family, and only playable ones when asked.
 
-- Token models (columns as tokens) write a level column by column from the corpus's usual first column;
-  the generation loop slides its window, so a level may be any width.
+- Token models (a token per column, or per tile) write a level column by column from the corpus's usual
+  first column; the generation loop slides its window, so a level may be any width.
 - Image families make windows; a level of any width is stitched from them: each next window is the one
   of `candidates` fresh draws whose first `context` columns best match the level's last ones (Hamming
   distance on tiles), and its other columns are appended.
@@ -65,9 +65,10 @@ def sample_levels(model: GenerativeModel, num: int, width: int | None = None, ge
         raise ConfigError(f"--width {width}: {level['game']} levels are rooms {room} tiles wide")
     if width < 2:
         raise ConfigError(f"--width: at least 2 columns (got {width})")
-    if model.modality == "tokens":
+    if model.modality == "tokens":  # a column is one token, or a marker and a token a tile (text/level_tiles.py)
         start = list(model.spec.start_tokens or [0])
-        ids = model.sample(num, condition=start, generator=generator, max_tokens=width - len(start), **options)
+        per_column = getattr(model.tokenizer, "tokens_per_column", 1)
+        ids = model.sample(num, condition=start, generator=generator, max_tokens=width * per_column - len(start), **options)
         return [model.tokenizer.decode(start + row).split("\n") for row in ids]
     window = level["window"]
     if not 0 < context < window:

@@ -28,6 +28,7 @@ def columns_of(text: str) -> list[str]:
 
 class ColumnTokenizer:
     kind = "columns"
+    tokens_per_column = 1
 
     def __init__(self, columns: Sequence[str]) -> None:
         if not columns or len(set(columns)) != len(columns) or len({len(c) for c in columns}) != 1:

@@ -229,4 +229,9 @@ def tokenizer_from_dict(data: dict[str, Any]) -> Tokenizer:
         from noisecraft.text.columns import ColumnTokenizer
 
         return ColumnTokenizer(data["columns"])
-    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words, columns, caption)")
+    if kind == "tiles":  # tile grids, one token per tile, snaking (game levels)
+        from noisecraft.text.level_tiles import TileTokenizer
+
+        return TileTokenizer(data["tiles"], int(data["height"]), data["empty"])
+    raise DataError(f"unknown saved tokenizer type {kind!r} (known: {', '.join(TOKENIZERS)}, words, columns, tiles, "
+                    "caption)")

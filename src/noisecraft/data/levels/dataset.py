@@ -1,5 +1,5 @@
 """Game levels as training data: windows of one-hot tiles for the image families, a stream of column
-tokens for the token models. Whole levels (Zelda: rooms) are held out for the test split.
+(or tile) tokens for the token models. Whole levels (Zelda: rooms) are held out for the test split.
 
 The data spec carries `level`, what turns a sample back into a level without the corpus at hand:
 {game, tiles (channel order), height, window, pad_top, pad_right, encoding}.
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from noisecraft.config import TOKEN_LEVEL_ENCODINGS
 from noisecraft.data.base import DataSpec, ImageDataset
 from noisecraft.data.levels.tiles import (Game, Level, get_game, load_levels, one_hot, pad_indices, read_legend,
                                          to_indices, windows)
@@ -20,6 +21,7 @@ from noisecraft.data.text import TokenDataset
 from noisecraft.data.transforms import holdout_indices
 from noisecraft.errors import ConfigError, DataError
 from noisecraft.text.columns import ColumnTokenizer
+from noisecraft.text.level_tiles import TileTokenizer
 
 if TYPE_CHECKING:
     from noisecraft.config import DataConfig
@@ -100,13 +102,14 @@ def load_level_dataset(cfg: "DataConfig", split: str = "train",
     tiles = "".join(read_legend(game, cfg.level_folder))
     level = level_info(cfg, game, tiles)
     name = str(cfg.level_folder or game.name)
-    if cfg.encoding == "columns":
-        # the vocabulary is every column of the corpus, both splits, so that held-out levels encode
-        tokenizer = tokenizer or ColumnTokenizer.train("\n".join(lv.rows) for lv in everything)
+    if cfg.encoding in TOKEN_LEVEL_ENCODINGS:
+        # columns: the vocabulary is every column of the corpus, both splits, so that held-out levels encode
+        tokenizer = tokenizer or (ColumnTokenizer.train("\n".join(lv.rows) for lv in everything) if cfg.encoding == "columns"
+                                  else TileTokenizer(tiles, game.height, game.empty))
         tokens = np.concatenate([tokenizer.encode_array("\n".join(lv.rows)) for lv in levels])
-        firsts = Counter(int(tokenizer.encode_array("\n".join(r[:1] for r in lv.rows))[0]) for lv in levels)
+        firsts = Counter(tuple(tokenizer.encode("\n".join(r[:1] for r in lv.rows))) for lv in levels)
         dataset = LevelTokenDataset(tokens, cfg.block_size, tokenizer, stride=cfg.stride or 1, name=name, split=split,
-                                    level=level, start=[firsts.most_common(1)[0][0]])
+                                    level=level, start=list(firsts.most_common(1)[0][0]))
         return dataset.limit(cfg.limit) if cfg.limit is not None else dataset
     width, stride = level["window"], cfg.stride or 1
     short = [lv for lv in levels if lv.width < width]
