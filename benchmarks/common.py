@@ -73,6 +73,16 @@ def write_record(path: Path, result: dict[str, Any]) -> Path:
     return path
 
 
+def save(path: Path, record: dict[str, Any], quick: bool) -> None:
+    """One configuration's file: a record (write_record), or for a --quick toy run, which is no record and
+    may come from any tree, the same fields marked quick."""
+    if not quick:
+        write_record(path, record)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**START, **record, "quick": True}, indent=2, default=float) + "\n")
+
+
 def write_result(name: str, result: dict[str, Any], summary: str) -> Path:
     """Save results/<name>.json and refresh the README table."""
     path = write_record(RESULTS / f"{name}.json", {"summary": summary, **result})

@@ -107,11 +107,7 @@ def main() -> None:
             train(recipe, args.out / recipe, args.seconds, args.quick)
             record = {**measure(recipe, args.out / recipe, args.num, args.width),
                       "budget_seconds": args.seconds, "wall_seconds": time.perf_counter() - started}
-            if args.quick:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps({**common.START, **record}, indent=2, default=float) + "\n")
-            else:
-                common.write_record(path, record)
+            common.save(path, record, args.quick)
         records.append(json.loads(path.read_text()))
         print(summary(records[-1:]), flush=True)
     image = (args.out / "game-levels.png") if args.quick else (common.RESULTS / "game-levels.png") if common.DRAFT \

@@ -72,12 +72,7 @@ def main() -> None:
     for name in ENCODINGS:
         path = results / f"{name}.json"
         if not path.is_file():
-            record = pilot(name, args)
-            if args.quick:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps({**common.START, **record}, indent=2, default=float) + "\n")
-            else:
-                common.write_record(path, record)
+            common.save(path, pilot(name, args), args.quick)
         records.append(json.loads(path.read_text()))
     best = choose(records)
     line = (f"smb-transformer pilots (10 min each, validation level held out, seed 1): chosen {best['encoding']} at "

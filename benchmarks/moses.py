@@ -22,7 +22,7 @@ import time
 import warnings
 from pathlib import Path
 
-import common  # noqa: F401  (environment at start)
+import common  # first: it records the environment the benchmark starts in
 import torch
 
 # this file is named moses.py, like molsets' package: keep its folder off the path so `moses` is molsets
@@ -68,15 +68,6 @@ def train_ours(name: str, recipe: str, args) -> Path:
     return noisecraft.train(recipe, out=run, overrides=overrides(name, args), resume=resume, progress=False)
 
 
-def record(path: Path, result: dict, args) -> None:
-    """A result file: a benchmark record (clean tree, see common.py), or for --quick a plain smoke output."""
-    if not args.quick:
-        common.write_record(path, result)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**common.START, "quick": True, **result}, indent=2, default=float) + "\n")
-
-
 def score(name: str, smiles: list[str], args, extra: dict) -> dict:
     from noisecraft.config import DataConfig
     from noisecraft.evaluate.molecules import draw_molecules, score_molecules
@@ -86,7 +77,7 @@ def score(name: str, smiles: list[str], args, extra: dict) -> dict:
     if features:
         draw_molecules([f["smiles"] for f in features[:12]], args.out / f"{name}-molecules.png")
     result = {"metrics": metrics, "num_samples": len(smiles), "metrics_seconds": time.perf_counter() - t, **extra}
-    record(args.out / f"{name}.json", result, args)
+    common.save(args.out / f"{name}.json", result, args.quick)
     (args.out / f"{name}.smi").write_text("\n".join(smiles) + "\n")
     return result
 
@@ -184,7 +175,8 @@ def run_goal(args) -> None:
     test = moses_statistics("test")["QED"]["values"]
     rows["MOSES test set"] = {"valid": 1.0, "share_qed_at_least_0.85": sum(q >= 0.85 for q in test) / len(test),
                               "mean_qed": sum(test) / len(test)}
-    record(args.out / "goal-qed.json", {"rows": rows, "num_samples": args.num, "overrides": overrides("goal-qed", args)}, args)
+    common.save(args.out / "goal-qed.json", {"rows": rows, "num_samples": args.num, "overrides": overrides("goal-qed", args)},
+                args.quick)
 
 
 def run_metrics_speed(args) -> None:
@@ -209,10 +201,11 @@ def run_metrics_speed(args) -> None:
     ours, _ = score_molecules(smiles, DataConfig(dataset="moses"), n_jobs=2)
     ours_seconds = time.perf_counter() - t
     diff = max(abs(float(theirs[k]) - ours[k]) for k in theirs)
-    record(args.out / "metrics-speed.json", {"num": len(smiles), "molsets_seconds": molsets_seconds,
-                                             "ours_seconds": ours_seconds, "speedup": molsets_seconds / ours_seconds,
-                                             "max_abs_difference": diff, "molsets": {k: float(v) for k, v in theirs.items()},
-                                             "ours": ours}, args)
+    common.save(args.out / "metrics-speed.json", {"num": len(smiles), "molsets_seconds": molsets_seconds,
+                                                  "ours_seconds": ours_seconds, "speedup": molsets_seconds / ours_seconds,
+                                                  "max_abs_difference": diff,
+                                                  "molsets": {k: float(v) for k, v in theirs.items()}, "ours": ours},
+                args.quick)
 
 
 def report(args) -> None:

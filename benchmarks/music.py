@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import HERE, RESULTS, START, write_record, write_result
+from common import HERE, RESULTS, save, write_result
 
 CONFIGS = {  # name -> (recipe, what it is)
     "arcnn": ("jsb-arcnn", "AR-CNN, DeepComposer's add-or-remove objective, one piano roll at 16ths"),
@@ -98,15 +98,6 @@ def examples(records: dict[str, dict], out: Path, quick: bool) -> None:
     docs = out if quick else HERE.parent / "docs"  # a toy run's examples stay beside its results
     save_roll_png(piece, docs / "images" / "music-harmonization.png", title=f"{best['name']}: JSB test melody 1, harmonized")
     write_wav(piece, docs / "music-harmonization.wav", sample_rate=16000)
-
-
-def save(path: Path, record: dict, quick: bool) -> None:
-    """A record (clean tree, or --draft); a --quick smoke run is no record and may come from any tree."""
-    if not quick:
-        write_record(path, record)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**START, **record}, indent=2, default=float) + "\n")
 
 
 def main() -> None:

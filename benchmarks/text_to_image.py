@@ -41,14 +41,6 @@ FIGURE_PROMPTS = ["a big red circle in the top-left", "three yellow triangles", 
                   "a white circle left of a magenta triangle", "a red cross", "a big blue square in the center"]
 
 
-def save(args, path: Path, record: dict[str, Any]) -> None:
-    """A record under --out; a --quick toy run is not a record, so it may come from any tree."""
-    if args.quick:
-        path.write_text(json.dumps({**common.START, **record, "quick": True}, indent=2, default=float) + "\n")
-    else:
-        common.write_record(path, record)
-
-
 def run_dir(args, recipe: str) -> Path:
     return args.runs / recipe
 
@@ -89,9 +81,9 @@ def train_aux(args, recipe: str, steps: int) -> Path:
                              f"!= {recorded['weights_sha256'][:12]}): the rows would not share one model; train "
                              "where the record was made, or remove the text_to_image records and start again")
         return out
-    save(args, record_path, {"recipe": state["recipe"], "run": str(out), "overrides": overrides, "steps": state["step"],
-                             "train_seconds": state["train_seconds"], "examples": state["examples_seen"],
-                             "weights_sha256": weights})
+    common.save(record_path, {"recipe": state["recipe"], "run": str(out), "overrides": overrides, "steps": state["step"],
+                              "train_seconds": state["train_seconds"], "examples": state["examples_seen"],
+                              "weights_sha256": weights}, args.quick)
     return out
 
 
@@ -109,9 +101,9 @@ def train_model(args, recipe: str) -> None:
     if record_path.is_file():  # trained in a session whose run folder is gone, never evaluated: again
         print(f"{recipe}: {record_path.name} has no run folder left ({out}); training it again", flush=True)
     state = fit(args, recipe, overrides, out)
-    save(args, record_path, {"recipe": state["recipe"], "run": str(out), "overrides": overrides,
-                             "train_seconds": state["train_seconds"], "steps": state["step"],
-                             "examples": state["examples_seen"], "wall_seconds": state["wall_seconds"]})
+    common.save(record_path, {"recipe": state["recipe"], "run": str(out), "overrides": overrides,
+                              "train_seconds": state["train_seconds"], "steps": state["step"],
+                              "examples": state["examples_seen"], "wall_seconds": state["wall_seconds"]}, args.quick)
 
 
 def evaluate_one(args, label: str, recipe: str, rerank: int) -> None:
@@ -140,7 +132,7 @@ def evaluate_one(args, label: str, recipe: str, rerank: int) -> None:
         figure_row(model, args.out / f"prompts-{recipe}.png")
     record["aux_weights_sha256"] = {r: json.loads((args.out / f"train-{r}.json").read_text())["weights_sha256"]
                                     for r in AUX.values()}
-    save(args, path, record)
+    common.save(path, record, args.quick)
     print(f"{label} (rerank {rerank}): {json.dumps(record['accuracy'])}", flush=True)
 
 
@@ -216,7 +208,7 @@ def report(args) -> None:
     if not args.quick and args.out.resolve() == (common.RESULTS / "text_to_image").resolve():
         common.write_result("text_to_image", result, summary)
     else:  # a smoke run or another folder: not a record in benchmarks/results
-        save(args, args.out / "text_to_image.json", {"summary": summary, **result})
+        common.save(args.out / "text_to_image.json", {"summary": summary, **result}, args.quick)
         print(summary)
 
 

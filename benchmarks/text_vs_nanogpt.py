@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import re
 import shlex
 import shutil

@@ -3,8 +3,6 @@ Zelda's check finds rooms whose doors are cut off."""
 
 from __future__ import annotations
 
-import pytest
-
 from noisecraft.data.levels.agents import play
 from noisecraft.data.levels.mario import Physics, SOLID
 from noisecraft.data.levels.render import render

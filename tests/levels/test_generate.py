@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import noisecraft
 from noisecraft.cli.main import run
 from noisecraft.config import DataConfig
 from noisecraft.models.registry import load_recipe
