@@ -33,6 +33,7 @@ def random_voices(n: int, steps: int, pitches: int) -> torch.Tensor:
 @pytest.mark.parametrize("objective", ["flip", "orderless"])
 def test_it_learns_a_batch(objective, fit, chorale):
     """Bach's 4 bars in 16-step windows: the loss under one fixed draw of corruptions / masks falls."""
+    torch.manual_seed(0)  # the initial weights too: unseeded, they followed whatever tests ran before
     model = tiny(objective)
     roll = torch.from_numpy(chorale.roll[:, :, 36:84].astype(np.float32))
     batch = {"x": torch.stack([roll[:, i : i + 16] for i in range(0, 48, 8)])}
@@ -47,7 +48,7 @@ def test_it_learns_a_batch(objective, fit, chorale):
 
     before = fixed_loss()
     torch.manual_seed(0)
-    fit(model, batch, steps=40, lr=1e-2)
+    fit(model, batch, steps=120, lr=1e-2)
     assert fixed_loss() < 0.9 * before  # an untrained or frozen model stays at 1.0 x
 
 
