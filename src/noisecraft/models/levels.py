@@ -67,7 +67,7 @@ def sample_levels(model: GenerativeModel, num: int, width: int | None = None, ge
         raise ConfigError(f"--width: at least 2 columns (got {width})")
     if model.modality == "tokens":  # a column is one token, or a marker and a token a tile (text/level_tiles.py)
         start = list(model.spec.start_tokens or [0])
-        per_column = getattr(model.tokenizer, "tokens_per_column", 1)
+        per_column = model.tokenizer.tokens_per_column  # both level tokenizers say it
         ids = model.sample(num, condition=start, generator=generator, max_tokens=width * per_column - len(start), **options)
         return [model.tokenizer.decode(start + row).split("\n") for row in ids]
     window = level["window"]
