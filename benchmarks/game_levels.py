@@ -36,7 +36,7 @@ def train(recipe: str, run_dir: Path, seconds: float, quick: bool, extra: list[s
         return  # trained to its budget already
     if not resume:
         shutil.rmtree(run_dir, ignore_errors=True)  # stopped before its first checkpoint: start again
-    noisecraft.train(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
+    noisecraft.fit(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
 
 
 def measure(recipe: str, run_dir: Path, num: int, width: int) -> dict:

@@ -65,7 +65,7 @@ def train_ours(name: str, recipe: str, args) -> Path:
     if state.is_file() and json.loads(state.read_text())["train_seconds"] >= args.budget:
         return run  # its budget is spent
     resume = state.is_file()
-    return noisecraft.train(recipe, out=run, overrides=overrides(name, args), resume=resume, progress=False)
+    return noisecraft.fit(recipe, out=run, overrides=overrides(name, args), resume=resume, progress=False)
 
 
 def score(name: str, smiles: list[str], args, extra: dict) -> dict:

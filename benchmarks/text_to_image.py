@@ -58,7 +58,7 @@ def fit(args, recipe: str, overrides: list[str], out: Path) -> dict[str, Any]:
     """Train (or resume) one recipe; its trainer state afterwards."""
     name = recipe + "-tiny" if args.quick else recipe
     started = time.perf_counter()
-    noisecraft.train(name, out=out, overrides=overrides, resume=trained_state(out) is not None, progress=not args.quiet)
+    noisecraft.fit(name, out=out, overrides=overrides, resume=trained_state(out) is not None, progress=not args.quiet)
     return {**trained_state(out), "recipe": name, "wall_seconds": time.perf_counter() - started}
 
 
