@@ -3,7 +3,7 @@
 Each benchmark writes benchmarks/results/<name>.json: the exact command, commit, versions, threads, load
 average before and after, raw numbers, ratios, and a one-line summary that goes into the README table.
 
-A record is written only from a clean tree (no uncommitted change outside benchmarks/results/), so its
+A record is written only from a clean tree (no uncommitted change but results/ and the README table), so its
 commit names the exact code that made it. Every script takes `--draft` (taken off sys.argv here, before the
 script's own parser sees it): results then go to the git-ignored benchmarks/drafts/ instead, from any tree.
 A `--quick` toy run (every script has one; it stays on sys.argv for the script) is never a record either: it
@@ -34,13 +34,15 @@ if QUICK:
 else:
     RESULTS = HERE / ("drafts" if DRAFT else "results")
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+# What records write, so never "uncommitted code": earlier results of a resumable grid or of the benchmarks
+# run before in the same checkout, and the results table in benchmarks/README.md that write_result refreshes.
+NOT_CODE = [":!benchmarks/results", ":!benchmarks/README.md"]
 
 
 def environment() -> dict[str, Any]:
     """Taken when the benchmark starts (this module is imported first): the code and load it ran with."""
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
-    # Results written by earlier steps of the same benchmark (a resumable grid) do not make the tree dirty.
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!benchmarks/results"], capture_output=True,
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", *NOT_CODE], capture_output=True,
                            text=True, cwd=HERE.parent).stdout.strip()
     return {
         "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv, *(["--draft"] * DRAFT)]),
