@@ -11,7 +11,7 @@ in their schedule) and so come out bit for bit the same: their weights' sha256 i
 and checked again before any model is evaluated with them.
 
   python benchmarks/text_to_image.py all --only shapes-diffusion,shapes-latent-diffusion   # ~2.5 h on 2 cores
-  python benchmarks/text_to_image.py all --only shapes-dalle                               # ~1.2 h, then the report
+  python benchmarks/text_to_image.py all --only shapes-dalle                               # ~1.3 h, then the report
   python benchmarks/text_to_image.py all --quick --out /tmp/t2i --runs /tmp/t2i/runs       # toy sizes, ~2 minutes
 
 Stages: `train` (the scorer and the VQ-VAE, then each model of --only), `evaluate` (each model of --only,
@@ -217,8 +217,8 @@ def main() -> None:
     parser.add_argument("stage", choices=["train", "evaluate", "report", "all"])
     parser.add_argument("--only", default=",".join(MODELS.values()), help="comma-separated models of this session")
     parser.add_argument("--budget", type=float, default=1800, help="training seconds per text-to-image model")
-    parser.add_argument("--scorer-steps", type=int, default=2800, help="training steps of shapes-clip (~10 min)")
-    parser.add_argument("--vqvae-steps", type=int, default=2300, help="training steps of shapes-vqvae (~10 min)")
+    parser.add_argument("--scorer-steps", type=int, default=2800, help="training steps of shapes-clip (~15 min)")
+    parser.add_argument("--vqvae-steps", type=int, default=2300, help="training steps of shapes-vqvae (~17 min)")
     parser.add_argument("--prompts", type=int, default=16, help="prompts per category and split")
     parser.add_argument("--per-prompt", type=int, default=2, help="images per prompt")
     parser.add_argument("--rerank", type=int, default=4, help="K of the reranked evaluation")
