@@ -36,6 +36,7 @@ else:
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 # What records write, so never "uncommitted code": earlier results of a resumable grid or of the benchmarks
 # run before in the same checkout, and the results table in benchmarks/README.md that write_result refreshes.
+# run.py keeps the same list: it checks the tree before any script runs and must not import this module.
 NOT_CODE = [":!benchmarks/results", ":!benchmarks/README.md"]
 
 
