@@ -72,6 +72,7 @@ STEPS: dict[str, Steps] = {
     "text_to_image": Steps(full=[["all", "--only", "shapes-diffusion,shapes-latent-diffusion"],
                                  ["all", "--only", "shapes-dalle"]],
                            quick=[["all", "--quick", "--out", "{tmp}/t2i", "--runs", "{tmp}/t2i/runs"]]),
+    "text_to_image_pilots": Steps(quick=[["--quick", "--out", "{tmp}/t2i_pilots"]]),
     "text_vs_nanogpt": Steps(full=[["speed"], ["pilots", "--budget", "600"], ["race", "--budget", "600"], ["kv"],
                                    ["report"]],
                              needs="benchmarks/_work/nanogpt/src",

@@ -71,6 +71,15 @@ def test_prompt_accuracy_scores_a_perfect_painter_1_and_a_shuffled_one_low():
     assert all(perfect[f"{c}_{s}"] == 1.0 for c in CATEGORIES for s in ("seen", "held_out"))
     shuffled = prompt_accuracy(Painter(shuffle=True), prompts=4, per_prompt=1)["accuracy"]
     assert shuffled["overall_seen"] < 0.5 and shuffled["overall_held_out"] < 0.5
+    # a pilot's choice (seen pairs only, another seed) never draws a held-out pair
+    asked = []
+    painter = Painter()
+    painter.sample = lambda n, condition=None, generator=None: asked.extend(condition) or Painter.sample(painter, n, condition)
+    pilot = prompt_accuracy(painter, prompts=4, per_prompt=1, seed=1, splits=("seen",))["accuracy"]
+    assert pilot["overall_seen"] == 1.0 and not any(k.endswith("held_out") for k in pilot)
+    assert asked and not any(parse_caption(t).held_out for t in asked)
+    with pytest.raises(ValueError, match="unknown split"):
+        prompt_accuracy(painter, splits=("test",))
 
 
 def test_evaluation_prompts_are_fixed_and_held_out_ones_use_held_out_pairs():

@@ -50,14 +50,18 @@ def judge(category: str, prompt: Prompt, image: torch.Tensor) -> bool:
 
 @torch.no_grad()
 def prompt_accuracy(model: GenerativeModel, *, prompts: int = 32, per_prompt: int = 2, seed: int = 0,
-                    batch_size: int = 64, scorer: GenerativeModel | None = None, **options: Any) -> dict[str, Any]:
+                    batch_size: int = 64, scorer: GenerativeModel | None = None, splits: tuple[str, ...] = SPLITS,
+                    **options: Any) -> dict[str, Any]:
     """Accuracy per category and split ({category}_{split}, plus overall_{split}), seconds per image, and
-    with a scorer its mean text-image score of the images."""
+    with a scorer its mean text-image score of the images. `splits=("seen",)` for choices made before a record
+    (with another seed): the held-out pairs stay unseen by every choice."""
+    if unknown := set(splits) - set(SPLITS):
+        raise ValueError(f"prompt_accuracy: unknown split(s) {sorted(unknown)}; choose from {SPLITS}")
     results: dict[str, float] = {}
     scores: list[torch.Tensor] = []
     seconds, images_drawn = 0.0, 0
     generator = torch.Generator().manual_seed(seed)
-    for split in SPLITS:
+    for split in splits:
         correct_all, total_all = 0, 0
         drawn: dict[str, tuple[list[Prompt], torch.Tensor]] = {}
         for category in CATEGORIES:
