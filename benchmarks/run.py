@@ -66,6 +66,7 @@ STEPS: dict[str, Steps] = {
     "gan_vs_dcgan": Steps(full=[["pilots"], ["race"], ["score"], ["report"]]),
     "inception_speed": Steps(full=[["--images", "200", "--rounds", "10"]], record="inception_speed.json"),
     "moses": Steps(full=[["run"], ["report"]], quick=[["run", "--quick", "--budget", "5", "--out", "{tmp}/moses"]]),
+    "moses_vae_pilots": Steps(quick=[["--quick", "--out", "{tmp}/moses_vae_pilots"]]),
     "music": Steps(full=[["--only", "arcnn,coconet"], ["--only", "frames,transformer", "--examples"]],
                    quick=[["--quick", "--budget", "5", "--out", "{tmp}/music", "--work", "{tmp}/music-work"]]),
     "record_suite": Steps(full=[["mnist-families", "--out", "../bench"]], record="mnist-families.json"),
