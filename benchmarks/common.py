@@ -20,7 +20,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -84,6 +84,14 @@ def save(path: Path, record: dict[str, Any], quick: bool) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**START, **record, "quick": True}, indent=2, default=float) + "\n")
+
+
+def saved_once(path: Path, make: Callable[[], dict[str, Any]], quick: bool) -> dict[str, Any]:
+    """The record at `path`, made by `make()` and saved first when it is not there yet: how a grid of
+    configurations, one file each, resumes."""
+    if not path.is_file():
+        save(path, make(), quick)
+    return json.loads(path.read_text())
 
 
 def write_result(name: str, result: dict[str, Any], summary: str) -> Path:

@@ -68,12 +68,7 @@ def main() -> None:
     if args.quick:
         args.seconds, args.num, args.width = min(args.seconds, 5), min(args.num, 3), min(args.width, 40)
     results = (args.out / "results") if args.quick else common.RESULTS / "game_levels_pilots"
-    records = []
-    for name in ENCODINGS:
-        path = results / f"{name}.json"
-        if not path.is_file():
-            common.save(path, pilot(name, args), args.quick)
-        records.append(json.loads(path.read_text()))
+    records = [common.saved_once(results / f"{name}.json", lambda: pilot(name, args), args.quick) for name in ENCODINGS]
     best = choose(records)
     line = (f"smb-transformer pilots (10 min each, validation level held out, seed 1): chosen {best['encoding']} at "
             f"T={best['temperature']} (playable {best['playable']:.0%}, novel {best['novelty']:.0%})")

@@ -118,12 +118,8 @@ def main() -> None:
 
     validation = molecule_splits(DataConfig(dataset="moses", test_fraction=0.01))["valid"]
     reference = {"stats": set_statistics(validation[: args.reference]), "probe": validation[-500:]}
-    records = []
-    for name in VARIANTS:
-        path = results / f"{name}.json"
-        if not path.is_file():
-            common.save(path, pilot(name, reference, args), args.quick)
-        records.append(json.loads(path.read_text()))
+    records = [common.saved_once(results / f"{name}.json", lambda: pilot(name, reference, args), args.quick)
+               for name in VARIANTS]
     chosen = choose(records)
     line = (f"moses-vae pilots ({args.seconds / 60:.3g} min each, prior samples seed {SEED}, FCD against validation): "
             f"chosen {chosen}; valid " + ", ".join(f"{r['variant']} {r['samples']['valid']:.2f}" for r in records))

@@ -20,7 +20,6 @@ the latent variants diffuse in is text_to_image's, trained for its fixed steps (
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,9 +86,7 @@ def main() -> None:
     for recipe, variants in VARIANTS.items():
         for variant in variants:
             path = results / f"{recipe}-{variant}.json"
-            if not path.is_file():
-                common.save(path, pilot(recipe, variant, args), args.quick)
-            records.append(json.loads(path.read_text()))
+            records.append(common.saved_once(path, lambda: pilot(recipe, variant, args), args.quick))
     chosen = choose(records)
     line = (f"text-to-image diffusion pilots ({args.seconds / 60:.3g} min each, seen pairs, prompt seed {SEED}): chosen " +
             ", ".join(f"{recipe} {variant}" for recipe, variant in chosen.items()))
