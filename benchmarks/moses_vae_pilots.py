@@ -58,14 +58,10 @@ def train(run: Path, overrides: list[str], args) -> dict:
 @torch.no_grad()
 def latent_use(model, smiles: list[str]) -> dict[str, float]:
     """Mean KL(q(z|x) || N(0, I)) in nats and the share of molecules decoded back exactly from their mean."""
-    mu, logvar = [], []
-    for i in range(0, len(smiles), 250):
-        rows = [[model.end] + model.tokenizer.encode(s) + [model.end] for s in smiles[i:i + 250]]
-        width = max(map(len, rows))
-        m, lv = model.posterior(torch.tensor([r + [model.end] * (width - len(r)) for r in rows]))
-        mu.append(m), logvar.append(lv)
-    mu, logvar = torch.cat(mu), torch.cat(logvar)
-    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+    from noisecraft.models.seqvae.model import kl_divergence
+
+    mu, logvar = map(torch.cat, zip(*(model.posterior(model.rows(smiles[i:i + 250])) for i in range(0, len(smiles), 250))))
+    kl = kl_divergence(mu, logvar).mean()
     end = model.tokenizer.decode([model.end])
     decoded = [model.tokenizer.decode(ids).split(end)[0] for ids in model.decode(mu, temperature=0.0)]
     return {"kl_nats": float(kl), "reconstructed": sum(a == b for a, b in zip(decoded, smiles)) / len(smiles)}

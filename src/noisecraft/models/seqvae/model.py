@@ -39,6 +39,11 @@ class SequenceVAEConfig(ModelConfig):
     temperature: float = Field(1.0, ge=0, description="decoder sharpness; 0 = greedy")
 
 
+def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) in nats, one per row."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+
+
 @register
 class SequenceVAE(GenerativeModel):
     family = "seqvae"
@@ -109,7 +114,7 @@ class SequenceVAE(GenerativeModel):
         mask = torch.arange(x.shape[1] - 1, device=x.device)[None] < self.lengths(x)[:, None]
         nll = F.cross_entropy(logits.transpose(1, 2).float(), x[:, 1:], reduction="none")
         recon = (nll * mask).sum() / len(x)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        kl = kl_divergence(mu, logvar).mean()
         weight = self.kl_weight()
         if self.training:
             self.step += 1
@@ -119,10 +124,13 @@ class SequenceVAE(GenerativeModel):
     @torch.no_grad()
     def encode(self, texts: list[str]) -> Tensor:
         """The posterior means of sequences given as text (one line each, no newline)."""
+        return self.posterior(self.rows(texts))[0]
+
+    def rows(self, texts: list[str]) -> Tensor:
+        """Texts as the rows the encoder reads: start token, tokens, end token, padding."""
         rows = [[self.end] + self.tokenizer.encode(t) + [self.end] for t in texts]
         width = max(map(len, rows))
-        x = torch.tensor([r + [self.end] * (width - len(r)) for r in rows], device=self.device)
-        return self.posterior(x)[0]
+        return torch.tensor([r + [self.end] * (width - len(r)) for r in rows], device=self.device)
 
     @torch.no_grad()
     def decode(self, z: Tensor, generator: torch.Generator | None = None, max_tokens: int | None = None,
