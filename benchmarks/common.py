@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -74,6 +75,17 @@ def write_record(path: Path, result: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def resumable(run: Path) -> bool:
+    """Whether `run` has a checkpoint to resume. A folder without one (the session ended before the first
+    checkpoint) holds only logs: it is removed, so training starts again instead of the script stopping."""
+    if (run / "checkpoints" / "last" / "trainer_state.json").is_file():
+        return True
+    if run.exists():
+        print(f"{run}: no checkpoint, only the logs of a stopped start: training it from the beginning", flush=True)
+        shutil.rmtree(run)
+    return False
 
 
 def save(path: Path, record: dict[str, Any], quick: bool) -> None:

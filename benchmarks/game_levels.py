@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -31,12 +30,9 @@ def train(recipe: str, run_dir: Path, seconds: float, quick: bool, extra: list[s
     if quick:
         overrides += ["train.max_steps=100000", "train.sample_every=100000", "train.checkpoint_every=100000"]
     state = run_dir / "checkpoints" / "last" / "trainer_state.json"
-    resume = state.is_file()
-    if resume and json.loads(state.read_text()).get("train_seconds", 0) >= seconds:
+    if state.is_file() and json.loads(state.read_text()).get("train_seconds", 0) >= seconds:
         return  # trained to its budget already
-    if not resume:
-        shutil.rmtree(run_dir, ignore_errors=True)  # stopped before its first checkpoint: start again
-    noisecraft.fit(recipe, out=run_dir, overrides=overrides, resume=resume, progress=False)
+    noisecraft.fit(recipe, out=run_dir, overrides=overrides, resume=common.resumable(run_dir), progress=False)
 
 
 def measure(recipe: str, run_dir: Path, num: int, width: int) -> dict:

@@ -46,7 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (environment at start)
+import common  # first: it records the environment the benchmark starts in
 import stats
 import torch
 import torch.nn.functional as F
@@ -221,7 +221,7 @@ class Side:
         import noisecraft
 
         noisecraft.fit(RECIPE, out=self.folder, overrides=self.overrides(seconds),
-                       resume=(self.folder / "checkpoints" / "last").exists(), progress=False)
+                       resume=common.resumable(self.folder), progress=False)
 
     def trained(self) -> dict:
         if self.side == "dcgan":

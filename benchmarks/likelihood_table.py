@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (environment at start)
+import common  # first: it records the environment the benchmark starts in
 
 OUT = common.RESULTS / "likelihood_table"
 WORK = common.HERE / "_work" / "likelihood"
@@ -69,7 +69,7 @@ def run_entry(name: str, budget: float | None, quick: bool = False) -> Path:
     if not (run_dir / "model" / "config.json").exists() or not (clock.exists() and json.loads(clock.read_text())["done"]):
         spent = json.loads(clock.read_text())["seconds"] if clock.exists() else 0.0
         t = time.perf_counter()
-        noisecraft.fit(recipe, out=run_dir, overrides=overrides, resume=(run_dir / "checkpoints" / "last").exists())
+        noisecraft.fit(recipe, out=run_dir, overrides=overrides, resume=common.resumable(run_dir))
         spent += time.perf_counter() - t
         clock.write_text(json.dumps({"seconds": spent, "done": True}))
     train_seconds = json.loads(clock.read_text())["seconds"]

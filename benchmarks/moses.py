@@ -64,8 +64,7 @@ def train_ours(name: str, recipe: str, args) -> Path:
     state = run / "checkpoints" / "last" / "trainer_state.json"
     if state.is_file() and json.loads(state.read_text())["train_seconds"] >= args.budget:
         return run  # its budget is spent
-    resume = state.is_file()
-    return noisecraft.fit(recipe, out=run, overrides=overrides(name, args), resume=resume, progress=False)
+    return noisecraft.fit(recipe, out=run, overrides=overrides(name, args), resume=common.resumable(run), progress=False)
 
 
 def score(name: str, smiles: list[str], args, extra: dict) -> dict:

@@ -51,7 +51,7 @@ def train(run: Path, overrides: list[str], args) -> dict:
     budget = ["train.max_steps=20"] if args.quick else [f"train.max_seconds={args.seconds}"]
     sets = [*overrides, *budget, "train.checkpoint_every=200", "train.sample_every=100000", *(QUICK if args.quick else [])]
     if not (state.is_file() and json.loads(state.read_text())["train_seconds"] >= args.seconds):
-        noisecraft.fit("moses-vae", out=run, overrides=sets, resume=state.is_file(), progress=False)
+        noisecraft.fit("moses-vae", out=run, overrides=sets, resume=common.resumable(run), progress=False)
     return json.loads(state.read_text())
 
 

@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import common
 from common import HERE, RESULTS, save, write_result
 
 CONFIGS = {  # name -> (recipe, what it is)
@@ -46,7 +47,7 @@ def train(name: str, run: Path, budget: float, quick: bool) -> None:
     recipe = CONFIGS[name][0]
     sets = [f"train.max_seconds={budget}", "train.checkpoint_every=200", "train.tensorboard=false"]
     sets += QUICK[name] if quick else []
-    args = ["train", recipe, "--out", str(run), "--quiet"] + (["--resume"] if (run / "config.yaml").exists() else [])
+    args = ["train", recipe, "--out", str(run), "--quiet"] + (["--resume"] if common.resumable(run) else [])
     for s in sets:
         args += ["--set", s]
     if cli(args) != 0:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -58,11 +57,8 @@ def trained_state(run: Path) -> dict[str, Any] | None:
 def fit(args, recipe: str, overrides: list[str], out: Path) -> dict[str, Any]:
     """Train (or resume) one recipe; its trainer state afterwards."""
     name = recipe + "-tiny" if args.quick else recipe
-    if out.exists() and trained_state(out) is None:  # stopped (session end) before its first checkpoint
-        print(f"{out}: no checkpoint, only the logs of a stopped start: training it from the beginning", flush=True)
-        shutil.rmtree(out)
     started = time.perf_counter()
-    noisecraft.fit(name, out=out, overrides=overrides, resume=trained_state(out) is not None, progress=not args.quiet)
+    noisecraft.fit(name, out=out, overrides=overrides, resume=common.resumable(out), progress=not args.quiet)
     return {**trained_state(out), "recipe": name, "wall_seconds": time.perf_counter() - started}
 
 

@@ -43,7 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (environment at start)
+import common  # first: it records the environment the benchmark starts in
 import stats
 import torch
 
@@ -171,7 +171,7 @@ class Entry:
         import noisecraft
 
         recipe = "mnist-vae" if self.kind == "ours" else pythae_nets_recipe()
-        noisecraft.fit(recipe, out=self.folder, progress=False, resume=(self.folder / "checkpoints" / "last").exists(),
+        noisecraft.fit(recipe, out=self.folder, progress=False, resume=common.resumable(self.folder),
                        overrides=[f"train.max_seconds={seconds:g}", "train.max_steps=1000000000", f"train.seed={self.seed}",
                                   "train.tensorboard=false"])
 
