@@ -10,10 +10,10 @@ src/noisecraft/evaluate/weights/mnist-classifier/. Pass that run to record its t
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
+import common
 from common import write_result
 from noisecraft.data import load_mnist
 from noisecraft.evaluate.classifier import MNIST_CLASSIFIER_DIR, classify, load_feature_classifier
@@ -35,7 +35,7 @@ def main() -> None:
     weights = sum(p.stat().st_size for p in MNIST_CLASSIFIER_DIR.iterdir())
     training = {}
     if args.run is not None:
-        state = json.loads((args.run / "checkpoints" / "last" / "trainer_state.json").read_text())
+        state = common.trainer_state(args.run)
         training = {"train_command": f"noisecraft train mnist-classifier --out {args.run}",
                     "train_seconds": state["train_seconds"], "train_steps": state["step"],
                     "train_examples": state["examples_seen"]}

@@ -77,10 +77,21 @@ def write_record(path: Path, result: dict[str, Any]) -> Path:
     return path
 
 
+def trainer_state(run: Path) -> dict[str, Any]:
+    """Where training stood at `run`'s last checkpoint (step, examples_seen, train_seconds, ...), read by the
+    trainer's own reader, which also completes a checkpoint swap a crash interrupted; {} before the first."""
+    from dataclasses import asdict
+
+    from noisecraft.train.checkpoint import read_loop_state
+
+    state = read_loop_state(run / "checkpoints" / "last")
+    return asdict(state) if state is not None else {}
+
+
 def resumable(run: Path) -> bool:
     """Whether `run` has a checkpoint to resume. A folder without one (the session ended before the first
     checkpoint) holds only logs: it is removed, so training starts again instead of the script stopping."""
-    if (run / "checkpoints" / "last" / "trainer_state.json").is_file():
+    if trainer_state(run):
         return True
     if run.exists():
         print(f"{run}: no checkpoint, only the logs of a stopped start: training it from the beginning", flush=True)

@@ -29,8 +29,7 @@ def train(recipe: str, run_dir: Path, seconds: float, quick: bool, extra: list[s
     overrides = [*(extra or []), f"train.max_seconds={seconds}", "train.tensorboard=false"]
     if quick:
         overrides += ["train.max_steps=100000", "train.sample_every=100000", "train.checkpoint_every=100000"]
-    state = run_dir / "checkpoints" / "last" / "trainer_state.json"
-    if state.is_file() and json.loads(state.read_text()).get("train_seconds", 0) >= seconds:
+    if common.trainer_state(run_dir).get("train_seconds", 0) >= seconds:
         return  # trained to its budget already
     noisecraft.fit(recipe, out=run_dir, overrides=overrides, resume=common.resumable(run_dir), progress=False)
 
@@ -44,10 +43,10 @@ def measure(recipe: str, run_dir: Path, num: int, width: int) -> dict:
 
     run = RunDir(run_dir)
     model = noisecraft.load(run_dir)
-    state = json.loads((run_dir / "checkpoints" / "last" / "trainer_state.json").read_text())
+    state = common.trainer_state(run_dir)
     result = evaluate_levels(model, run.data_config(), num=num, width=width, seed=0)
     return {"recipe": recipe, "family": model.family, "parameters": model.num_parameters(),
-            "train_steps": state.get("step"), "train_seconds": state.get("train_seconds", state.get("seconds")),
+            "train_steps": state.get("step"), "train_seconds": state.get("train_seconds"),
             **result, "figure_levels": [lv.rows for lv in generate_levels(model, 2, width, seed=0)]}
 
 

@@ -13,7 +13,6 @@ Resumable: one result file per encoding (results/game_levels_pilots/<name>.json)
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import common  # first: it records the environment the benchmark starts in
@@ -38,7 +37,7 @@ def pilot(name: str, args) -> dict:
         extra += ["model.layers=1", "model.dim=32", "model.heads=2"]
     train("smb-transformer", run, args.seconds, args.quick, extra)
     model = noisecraft.load(run)
-    state = json.loads((run / "checkpoints" / "last" / "trainer_state.json").read_text())
+    state = common.trainer_state(run)
     rows = {}
     for temperature in TEMPERATURES:
         result = evaluate_levels(model, RunDir(run).data_config(), num=args.num, width=args.width, seed=1,

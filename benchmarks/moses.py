@@ -61,8 +61,7 @@ def train_ours(name: str, recipe: str, args) -> Path:
     import noisecraft
 
     run = args.work / name
-    state = run / "checkpoints" / "last" / "trainer_state.json"
-    if state.is_file() and json.loads(state.read_text())["train_seconds"] >= args.budget:
+    if common.trainer_state(run).get("train_seconds", 0) >= args.budget:
         return run  # its budget is spent
     return noisecraft.fit(recipe, out=run, overrides=overrides(name, args), resume=common.resumable(run), progress=False)
 
@@ -89,8 +88,7 @@ def run_ours(name: str, args) -> None:
     model = noisecraft.load(run)
     t = time.perf_counter()
     smiles = generate_molecules(model, args.num, seed=0)
-    state = json.loads((run / "checkpoints" / "last" / "trainer_state.json").read_text()) \
-        if (run / "checkpoints" / "last" / "trainer_state.json").is_file() else {}
+    state = common.trainer_state(run)
     score(name, smiles, args, {"recipe": OURS[name], "overrides": overrides(name, args), "parameters": model.num_parameters(),
                                "train": state, "sampling_seconds": time.perf_counter() - t})
 

@@ -20,7 +20,6 @@ Resumable: one result file per variant (results/moses_vae_pilots/<variant>.json)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
@@ -47,12 +46,11 @@ QUICK = ["model.decoder_hidden=64", "model.decoder_layers=1", "model.encoder_hid
 def train(run: Path, overrides: list[str], args) -> dict:
     import noisecraft
 
-    state = run / "checkpoints" / "last" / "trainer_state.json"
     budget = ["train.max_steps=20"] if args.quick else [f"train.max_seconds={args.seconds}"]
     sets = [*overrides, *budget, "train.checkpoint_every=200", "train.sample_every=100000", *(QUICK if args.quick else [])]
-    if not (state.is_file() and json.loads(state.read_text())["train_seconds"] >= args.seconds):
+    if common.trainer_state(run).get("train_seconds", 0) < args.seconds:
         noisecraft.fit("moses-vae", out=run, overrides=sets, resume=common.resumable(run), progress=False)
-    return json.loads(state.read_text())
+    return common.trainer_state(run)
 
 
 @torch.no_grad()

@@ -59,7 +59,7 @@ def measure(name: str, run: Path, num: int, nll_num: int | None) -> dict:
 
     started = time.perf_counter()
     result = evaluate_run(run, metrics="nll,music", num=num, nll_num=nll_num, progress=False)
-    state = json.loads((run / "checkpoints" / "last" / "trainer_state.json").read_text())
+    state = common.trainer_state(run)
     return {"name": name, "recipe": CONFIGS[name][0], "what": CONFIGS[name][1], "run": str(run),
             "train_seconds": state["train_seconds"], "train_steps": state["step"],
             "evaluate_seconds": time.perf_counter() - started, "parameters": result["model"]["parameters"],

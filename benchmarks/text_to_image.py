@@ -49,17 +49,12 @@ def eval_path(args, recipe: str, rerank: int) -> Path:
     return args.out / f"eval-{recipe}{f'-rerank{rerank}' if rerank > 1 else ''}.json"
 
 
-def trained_state(run: Path) -> dict[str, Any] | None:
-    state = run / "checkpoints" / "last" / "trainer_state.json"
-    return json.loads(state.read_text()) if state.is_file() else None
-
-
 def fit(args, recipe: str, overrides: list[str], out: Path) -> dict[str, Any]:
     """Train (or resume) one recipe; its trainer state afterwards."""
     name = recipe + "-tiny" if args.quick else recipe
     started = time.perf_counter()
     noisecraft.fit(name, out=out, overrides=overrides, resume=common.resumable(out), progress=not args.quiet)
-    return {**trained_state(out), "recipe": name, "wall_seconds": time.perf_counter() - started}
+    return {**common.trainer_state(out), "recipe": name, "wall_seconds": time.perf_counter() - started}
 
 
 def sha256(path: Path) -> str:
@@ -70,8 +65,8 @@ def train_aux(args, recipe: str, steps: int) -> Path:
     """The scorer or the VQ-VAE, for a fixed number of steps: the same weights in every session (checked)."""
     out, record_path = run_dir(args, recipe), args.out / f"train-{recipe}.json"
     overrides = [f"train.max_steps={8 if args.quick else steps}", "train.max_seconds=null"]
-    state = trained_state(out)
-    if state is None or state["step"] < int(overrides[0].split("=")[1]):
+    state = common.trainer_state(out)
+    if state.get("step", 0) < int(overrides[0].split("=")[1]):
         state = fit(args, recipe, overrides, out)
     weights = sha256(out / "model" / "model.safetensors")
     if record_path.is_file():
@@ -94,7 +89,7 @@ def evaluated(args, recipe: str) -> bool:
 def train_model(args, recipe: str) -> None:
     """One text-to-image model for --budget seconds; skipped once evaluated (its run may be gone by then)."""
     out, record_path = run_dir(args, recipe), args.out / f"train-{recipe}.json"
-    if evaluated(args, recipe) or (record_path.is_file() and trained_state(out) is not None):
+    if evaluated(args, recipe) or (record_path.is_file() and common.trainer_state(out)):
         return
     extra = [f"model.autoencoder={run_dir(args, AUX['vqvae'])}"] if recipe != "shapes-diffusion" else []
     overrides = [*extra, *(["train.max_steps=8"] if args.quick else [f"train.max_seconds={args.budget}"])]

@@ -301,7 +301,7 @@ def train_pair(settings_: dict[str, dict], seed: int, budget: float, folder: Pat
 
 def last_step(run: Path) -> int:
     """Steps our trainer took: its final checkpoint's state."""
-    return json.loads((run / "checkpoints" / "last" / "trainer_state.json").read_text())["step"]
+    return common.trainer_state(run)["step"]
 
 
 def cmd_pilots(args: argparse.Namespace) -> None:

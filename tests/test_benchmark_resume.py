@@ -1,5 +1,6 @@
-"""benchmarks/common.py `resumable`: a run a session ended before its first checkpoint starts again, a
-checkpointed one resumes, and neither stops the script."""
+"""benchmarks/common.py `resumable` and `trainer_state`: a run a session ended before its first checkpoint
+starts again, a checkpointed one resumes (also from a checkpoint swap a crash cut short), and neither stops
+the script."""
 
 import importlib.util
 from pathlib import Path
@@ -20,5 +21,18 @@ def test_a_folder_without_a_checkpoint_is_cleared_and_started_again(tmp_path):
 def test_a_checkpointed_run_resumes_untouched(tmp_path):
     state = tmp_path / "run" / "checkpoints" / "last" / "trainer_state.json"
     state.parent.mkdir(parents=True)
-    state.write_text("{}")
+    state.write_text('{"step": 7, "train_seconds": 12.5}')
     assert common.resumable(tmp_path / "run") is True and state.is_file()
+    assert common.trainer_state(tmp_path / "run")["step"] == 7
+    assert common.trainer_state(tmp_path / "run")["train_seconds"] == 12.5
+
+
+def test_a_checkpoint_swap_cut_by_a_crash_is_completed_not_cleared(tmp_path):
+    """A crash between replace_dir's two renames leaves only `last.old`: that is the run's checkpoint, so the
+    run resumes from it instead of being cleared as one that never reached a checkpoint."""
+    old = tmp_path / "run" / "checkpoints" / "last.old" / "trainer_state.json"
+    old.parent.mkdir(parents=True)
+    old.write_text('{"step": 400, "train_seconds": 1800.0}')
+    assert common.resumable(tmp_path / "run") is True
+    assert common.trainer_state(tmp_path / "run")["step"] == 400
+    assert (tmp_path / "run" / "checkpoints" / "last" / "trainer_state.json").is_file()
