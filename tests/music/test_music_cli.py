@@ -70,3 +70,15 @@ def test_evaluate_frame_nll_and_music(frames_run, transformer_run):
         bach = result["music"]["statistics"]["bach"]
         assert 3.5 < bach["polyphony"] <= 4.2 and bach["out_of_key_share"] < 0.1
     assert "harmonization_note_accuracy" in json.loads((frames_run / "metrics.json").read_text())["metrics"]
+
+
+def test_a_model_without_a_frame_nll_says_why(coconet_run):
+    from types import SimpleNamespace
+
+    from noisecraft.evaluate.music import no_frame_likelihood
+
+    assert run(["evaluate", str(coconet_run), "--metrics", "nll", "--nll-num", "2", "--quiet"]) == 0
+    result = json.loads((coconet_run / "metrics.json").read_text())
+    assert "frame_nll_nats" not in result["metrics"] and result["music"]["nll"]["frame_nll_nats"] is None
+    assert "SATB voices" in result["music"]["nll"]["how"] and "flip" not in result["music"]["nll"]["how"]
+    assert "flip (DeepComposer)" in no_frame_likelihood(SimpleNamespace(config=SimpleNamespace(objective="flip")))

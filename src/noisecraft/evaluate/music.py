@@ -97,8 +97,7 @@ def frame_nll(model, layout: dict, pieces: list[Music], data, progress: bool) ->
         how = "exact: sum of the event tokens' log-probabilities of each frame (one-to-one code)"
     else:
         if not model.has_likelihood:
-            return {**info, "frame_nll_nats": None, "how": "not defined: a flip (DeepComposer) model scores "
-                    "which cell to change, not the notes; train objective orderless on merged voices for a likelihood"}
+            return {**info, "frame_nll_nats": None, "how": no_frame_likelihood(model)}
         low, pitches = int(layout["low"]), model.spec.shape[2]
         comparable = comparable and low <= LOWEST and low + pitches - 1 >= HIGHEST
         total = 0.0
@@ -115,6 +114,15 @@ def frame_nll(model, layout: dict, pieces: list[Music], data, progress: bool) ->
 
 
 @torch.no_grad()
+def no_frame_likelihood(model) -> str:
+    """Why a roll model has no frame NLL: what it models instead, and which model has one."""
+    if model.config.objective == "flip":
+        return ("not defined: a flip (DeepComposer) model scores which cell to change, not the notes; "
+                "train objective orderless on merged voices for a likelihood")
+    return ("not defined: an orderless model of SATB voices (a softmax per voice over pitch and rest) describes "
+            "who sings each note, more than the 88-key binary frame; train on voices: merged (jsb-frames) for one")
+
+
 def token_nll(model, music: Music) -> float:
     """-log p(all of the piece's tokens after `<s>`), nats, with sliding windows of the model's block size."""
     ids = model.tokenizer.encode(" ".join(music_tokens.encode(music)))
