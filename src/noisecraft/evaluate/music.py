@@ -113,7 +113,6 @@ def frame_nll(model, layout: dict, pieces: list[Music], data, progress: bool) ->
     return {**info, "frame_nll_nats": nll, "how": how, "comparable_to_published": comparable}
 
 
-@torch.no_grad()
 def no_frame_likelihood(model) -> str:
     """Why a roll model has no frame NLL: what it models instead, and which model has one."""
     if model.config.objective == "flip":
@@ -123,6 +122,7 @@ def no_frame_likelihood(model) -> str:
             "who sings each note, more than the 88-key binary frame; train on voices: merged (jsb-frames) for one")
 
 
+@torch.no_grad()
 def token_nll(model, music: Music) -> float:
     """-log p(all of the piece's tokens after `<s>`), nats, with sliding windows of the model's block size."""
     ids = model.tokenizer.encode(" ".join(music_tokens.encode(music)))
