@@ -88,6 +88,12 @@ def trainer_state(run: Path) -> dict[str, Any]:
     return asdict(state) if state is not None else {}
 
 
+def trained_for(run: Path, seconds: float) -> bool:
+    """Whether `run` has a checkpoint with at least `seconds` of training (a budget of 0 still needs one)."""
+    state = trainer_state(run)
+    return bool(state) and state["train_seconds"] >= seconds
+
+
 def resumable(run: Path) -> bool:
     """Whether `run` has a checkpoint to resume. A folder without one (the session ended before the first
     checkpoint) holds only logs: it is removed, so training starts again instead of the script stopping."""

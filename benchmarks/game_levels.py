@@ -29,7 +29,7 @@ def train(recipe: str, run_dir: Path, seconds: float, quick: bool, extra: list[s
     overrides = [*(extra or []), f"train.max_seconds={seconds}", "train.tensorboard=false"]
     if quick:
         overrides += ["train.max_steps=100000", "train.sample_every=100000", "train.checkpoint_every=100000"]
-    if common.trainer_state(run_dir).get("train_seconds", 0) >= seconds:
+    if common.trained_for(run_dir, seconds):
         return  # trained to its budget already
     noisecraft.fit(recipe, out=run_dir, overrides=overrides, resume=common.resumable(run_dir), progress=False)
 

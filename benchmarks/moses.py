@@ -61,7 +61,7 @@ def train_ours(name: str, recipe: str, args) -> Path:
     import noisecraft
 
     run = args.work / name
-    if common.trainer_state(run).get("train_seconds", 0) >= args.budget:
+    if common.trained_for(run, args.budget):
         return run  # its budget is spent
     return noisecraft.fit(recipe, out=run, overrides=overrides(name, args), resume=common.resumable(run), progress=False)
 

@@ -48,7 +48,7 @@ def train(run: Path, overrides: list[str], args) -> dict:
 
     budget = ["train.max_steps=20"] if args.quick else [f"train.max_seconds={args.seconds}"]
     sets = [*overrides, *budget, "train.checkpoint_every=200", "train.sample_every=100000", *(QUICK if args.quick else [])]
-    if common.trainer_state(run).get("train_seconds", 0) < args.seconds:
+    if not common.trained_for(run, args.seconds):
         noisecraft.fit("moses-vae", out=run, overrides=sets, resume=common.resumable(run), progress=False)
     return common.trainer_state(run)
 

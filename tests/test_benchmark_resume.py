@@ -36,3 +36,12 @@ def test_a_checkpoint_swap_cut_by_a_crash_is_completed_not_cleared(tmp_path):
     assert common.resumable(tmp_path / "run") is True
     assert common.trainer_state(tmp_path / "run")["step"] == 400
     assert (tmp_path / "run" / "checkpoints" / "last" / "trainer_state.json").is_file()
+
+
+def test_trained_for_needs_a_checkpoint_even_for_a_budget_of_zero(tmp_path):
+    """--quick budgets are 0 seconds: a run with no checkpoint yet must still be trained."""
+    assert common.trained_for(tmp_path / "never-started", 0.0) is False
+    state = tmp_path / "run" / "checkpoints" / "last" / "trainer_state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"step": 7, "train_seconds": 12.5}')
+    assert common.trained_for(tmp_path / "run", 12.0) is True and common.trained_for(tmp_path / "run", 13.0) is False
