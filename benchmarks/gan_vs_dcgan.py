@@ -1,8 +1,8 @@
 """Our GAN recipe against the classic DCGAN, each trained on MNIST for the same wall-clock budget, interleaved.
 
     python benchmarks/gan_vs_dcgan.py pilots     # 6 pilots a side (lr x batch), 10 min each, FID on validation
-    python benchmarks/gan_vs_dcgan.py race       # each side's best pilot, fresh seeds 1-3, 30 min each, interleaved
-    python benchmarks/gan_vs_dcgan.py score      # headline: 10k samples a seed against the 10k test digits
+    python benchmarks/gan_vs_dcgan.py race       # each side's best pilot, fresh seeds 1-3, 30 min each, interleaved,
+                                                 # then 10k samples a seed against the 10k test digits
     python benchmarks/gan_vs_dcgan.py report     # results/gan_vs_dcgan.json: mean +- sd over seeds, the verdict
     python benchmarks/gan_vs_dcgan.py --quick    # every step at toy size, into a temporary folder
 
@@ -31,9 +31,11 @@ Treated alike:
   test split (10k samples against the 10k test digits: Inception FID, KID, precision/recall, the shipped
   classifier's FID and class coverage). Reported as mean +- sd over the seeds; a difference under 5% is a
   tie unless every seed shows it (benchmarks/stats.py).
-Every pilot, training and score is its own file or checkpoint: a session may end anywhere and the next run
-goes on from them. Cost on 2 quiet cores: pilots ~2.7 h (12 x 10 min of training, 12 x 2k-sample FIDs, the
-validation reference once), race 3 h, score ~1.2 h (six 10k-sample FIDs): about 7 hours.
+Every pilot pair and every seed's pair is trained and then scored at once, into a file a side: a session may
+end anywhere, and the next one (on a fresh machine, without benchmarks/_work) goes on from the committed
+files, repeating at most the pair it was in. Cost on 2 quiet cores: pilots ~2.7 h (6 pairs of 2 x 10 min of
+training and two 2k-sample FIDs, the validation reference once a session, ~16 min), race ~4.2 h (a seed:
+2 x 30 min of training, two 10k-sample FIDs, ~1.4 h): about 7 hours over three sessions or more.
 """
 
 from __future__ import annotations
@@ -268,13 +270,27 @@ def train_images(hold_out: bool) -> torch.Tensor:
 
 # --- the steps ------------------------------------------------------------------------------------------------
 def pilots(args) -> None:
+    """Pilot pairs in turn; a pair whose two records exist is done (its training folders may be gone: a new
+    session's machine starts without benchmarks/_work, and results/ is what is committed)."""
+    metrics = ["fid"] if not args.quick else ["cfid"]
     for ours, theirs in zip(pilot_settings("ours"), pilot_settings("dcgan")):
-        pair = (Side("ours", ours, PILOT_SEED, True), Side("dcgan", theirs, PILOT_SEED, True))
-        stats.take_turns(list(pair), args.pilot_budget, args.slice)
-        for s in pair:
-            path = OUT / "pilots" / f"{s.name}-n{args.pilot_num}.json"
-            if not path.exists():
-                common.write_record(path, s.score("validation", args.pilot_num, ["fid"] if not args.quick else ["cfid"]))
+        pair = [Side("ours", ours, PILOT_SEED, True), Side("dcgan", theirs, PILOT_SEED, True)]
+        train_and_score(pair, "pilots", "validation", args.pilot_num, metrics, args.pilot_budget, args.slice)
+
+
+def train_and_score(pair: list[Side], folder: str, split: str, num: int, metrics: list[str], budget: float,
+                    slice_seconds: float) -> None:
+    """Train the two sides of a pair in turns, then score each into its own file: one pair's records land
+    within a session (the training folders under benchmarks/_work do not outlive it)."""
+    paths = [OUT / folder / f"{s.name}-n{num}.json" for s in pair]
+    if all(p.exists() for p in paths):
+        return
+    stats.take_turns(pair, budget, slice_seconds)
+    for s, path in zip(pair, paths):
+        if not path.exists():
+            record = s.score(split, num, metrics)
+            common.write_record(path, record)
+            print(f"{s.name}: {record['metrics']}", flush=True)
 
 
 def chosen(side: str, pilot_num: int) -> dict:
@@ -291,18 +307,11 @@ def headline_sides(args) -> list[tuple[Side, Side]]:
              Side("dcgan", chosen("dcgan", args.pilot_num), seed, False)) for seed in args.seeds]
 
 
-def train(args) -> None:
-    stats.take_turns([s for pair in headline_sides(args) for s in pair], args.budget, args.slice)
-
-
-def score(args) -> None:
+def race(args) -> None:
+    """Seed by seed: the two sides trained in turns to the budget, then scored on test (~1.4 h a seed)."""
+    metrics = METRICS if not args.quick else ["cfid", "classes"]
     for pair in headline_sides(args):
-        for s in pair:
-            path = OUT / "headline" / f"{s.name}-n{args.num}.json"
-            if not path.exists():
-                record = s.score("test", args.num, METRICS if not args.quick else ["cfid", "classes"])
-                common.write_record(path, record)
-                print(f"{s.name}: {record['metrics']}", flush=True)
+        train_and_score(list(pair), "headline", "test", args.num, metrics, args.budget, args.slice)
 
 
 def report(args) -> None:
@@ -335,8 +344,8 @@ def report(args) -> None:
 def main() -> None:
     global OUT, WORK, LR_SCALES
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("steps", nargs="*", choices=["pilots", "race", "score", "report", []],
-                        help="default: all four in order")
+    parser.add_argument("steps", nargs="*", choices=["pilots", "race", "report", []],
+                        help="default: all three in order")
     parser.add_argument("--budget", type=float, default=1800, help="headline training seconds each (30 minutes)")
     parser.add_argument("--slice", type=float, default=300, help="seconds per turn")
     parser.add_argument("--num", type=int, default=10000, help="headline samples scored (headline: 10000)")
@@ -354,8 +363,8 @@ def main() -> None:
         args.seeds = args.seeds[:1]
         LR_SCALES = (1.0,)  # two pilots a side
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for step in args.steps or ["pilots", "race", "score", "report"]:
-        {"pilots": pilots, "race": train, "score": score, "report": report}[step](args)
+    for step in args.steps or ["pilots", "race", "report"]:
+        {"pilots": pilots, "race": race, "report": report}[step](args)
 
 
 if __name__ == "__main__":

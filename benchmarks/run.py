@@ -63,7 +63,7 @@ STEPS: dict[str, Steps] = {
     "first_minute": Steps(record="first_minute.json"),
     "game_levels": Steps(quick=[["--quick", "--seconds", "3", "--out", "{tmp}/game_levels"]]),
     "game_levels_pilots": Steps(quick=[["--quick", "--seconds", "3", "--out", "{tmp}/game_levels_pilots"]]),
-    "gan_vs_dcgan": Steps(full=[["pilots"], ["race"], ["score"], ["report"]]),
+    "gan_vs_dcgan": Steps(full=[["pilots"], ["race"], ["report"]]),
     "inception_speed": Steps(full=[["--images", "200", "--rounds", "10"]], record="inception_speed.json"),
     "moses": Steps(full=[["run"], ["report"]], quick=[["run", "--quick", "--budget", "5", "--out", "{tmp}/moses"]]),
     "moses_vae_pilots": Steps(quick=[["--quick", "--out", "{tmp}/moses_vae_pilots"]]),
