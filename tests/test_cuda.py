@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(DEVICE is None, reason="no CUDA GPU (NOISECRAFT_
 
 STEPS = 30
 SHORT = [f"train.max_steps={STEPS}", "train.checkpoint_every=15", "train.sample_every=15", "train.log_every=5",
-         "train.num_samples=16"]
+         "train.num_samples=16", "train.precision=auto"]
 IMAGES = ["mnist-vae-tiny", "mnist-vqvae-tiny", "mnist-gan-tiny", "mnist-gan-cond-tiny", "mnist-diffusion-tiny",
           "mnist-diffusion-cond-tiny", "mnist-flow-tiny", "mnist-pixelcnn-tiny"]
 TOKENS = ["shakespeare-char-tiny", "shakespeare-char-lstm-tiny", "shakespeare-bpe-tiny"]
@@ -34,7 +34,7 @@ LEVELS = ["smb-gan-tiny", "smb-diffusion-tiny", "smb-transformer-tiny", "smb-vae
 def train_here(recipe: str, out: Path, *extra: str) -> Path:
     run = fit(recipe, out, [*SHORT, *extra], progress=False)
     config = (run / "config.yaml").read_text()
-    if DEVICE == "cuda":  # an H100/H200/A100 runs bf16 natively: auto must have chosen it
+    if DEVICE == "cuda":  # an H100/H200/A100 runs bf16 natively: `auto` must have chosen it there
         assert "trained in bf16-mixed" in config, config[:400]
     return run
 

@@ -34,7 +34,7 @@ class Writer:
 
     def __init__(self, monkeypatch, kill_at: int | None = None) -> None:
         self.kill_at, self.boundaries, self.unsynced = kill_at, 0, set()
-        for owner, name in [(accelerate.checkpointing, "save"), (torch, "save"), (checkpoint_module, "save_model"),
+        for owner, name in [(accelerate.checkpointing, "save"), (torch, "save"), (checkpoint_module, "save_weights"),
                             (Path, "write_text"), (os, "replace"), (shutil, "rmtree")]:
             monkeypatch.setattr(owner, name, self.wrap(getattr(owner, name)))
         fsync = os.fsync
@@ -46,7 +46,7 @@ class Writer:
             if self.boundaries == self.kill_at:
                 raise Killed(f"killed before {call.__name__}{args[1:2]}")
             result = call(*args, **kwargs)
-            path = args[1] if call.__name__ in ("save", "save_model") else args[0]
+            path = args[1] if call.__name__ in ("save", "save_weights") else args[0]
             if call.__name__ != "rmtree" and not isinstance(path, (bytes, int)) and os.path.isfile(path):
                 self.unsynced.add(os.stat(path).st_ino)  # written (or renamed): on disk only once fsynced
             return result

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
 import torch
 from pydantic import ValidationError
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model
 from torch import nn
 
 from noisecraft.config import StrictModel
@@ -34,6 +34,7 @@ from noisecraft.models.conditioning import class_labels
 from noisecraft.models.registry import get_family
 from noisecraft.utils.version import __version__
 from noisecraft.utils.durable import fsync_dir, fsync_tree
+from noisecraft.utils.weights import save_weights
 
 if TYPE_CHECKING:
     from noisecraft.models.options import OptionSpec
@@ -171,7 +172,7 @@ class GenerativeModel(nn.Module):
                 "spec": self.spec.model_dump(mode="json"),
             }
             (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
-            save_model(self, str(tmp / WEIGHTS_NAME))
+            save_weights(self, str(tmp / WEIGHTS_NAME))
             replace_dir(tmp, directory)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

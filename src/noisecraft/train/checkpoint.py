@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from accelerate import Accelerator
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model
 from torch import nn
 
 from noisecraft.errors import CheckpointError
 from noisecraft.models.base import recover_dir, replace_dir
+from noisecraft.utils.weights import save_weights
 
 STATE_NAME = "trainer_state.json"
 EMA_NAME = "ema.safetensors"
@@ -43,7 +44,7 @@ def save_checkpoint(accelerator: Accelerator, folder: Path, state: LoopState, em
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         if ema is not None:
-            save_model(ema, str(tmp / EMA_NAME))
+            save_weights(ema, str(tmp / EMA_NAME))
         (tmp / STATE_NAME).write_text(json.dumps(asdict(state), indent=2) + "\n")
         replace_dir(tmp, folder)
     accelerator.wait_for_everyone()
