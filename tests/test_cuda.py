@@ -1,5 +1,5 @@
 """On a CUDA GPU: each family trains there (Accelerate picks the GPU, bf16 where it runs natively), resumes
-exactly, and samples there through the CLI, and what it draws has content.
+exactly, and samples there through the CLI and the HTTP API, and what it draws has content.
 
 CI has no GPU, so these are skipped there; on a GPU machine run `pytest tests/test_cuda.py`.
 NOISECRAFT_TEST_DEVICE=cpu runs the very same checks on the CPU (how they were tried before a GPU was lent).
@@ -7,7 +7,10 @@ NOISECRAFT_TEST_DEVICE=cpu runs the very same checks on the CPU (how they were t
 
 from __future__ import annotations
 
+import base64
+import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +118,37 @@ def test_resume_on_the_device_continues_exactly(tmp_path: Path):
     print(f"resume on {DEVICE}: weights moved {moved:.3g} over 11 steps; whole vs resumed differ by {differ:.3g}")
     assert moved > 1e-3
     assert differ <= 1e-5 * moved if DEVICE == "cuda" else differ == 0
+
+
+def test_the_http_api_serves_from_the_device(tmp_path: Path):
+    """Requests that arrive together are sampled in one call on the device; a seed still gives its pixels."""
+    from fastapi.testclient import TestClient
+
+    from noisecraft.serve.api import create_app
+    from noisecraft.serve.service import Service, load_models
+
+    digits = train_here("mnist-diffusion-cond-tiny", tmp_path / "digits")
+    text = train_here("shakespeare-char-tiny", tmp_path / "text")
+    service = Service(load_models([f"digits={digits}", f"text={text}"], device=DEVICE), max_batch=8)
+    with TestClient(create_app(service, studio=False)) as client:
+        def pixels(seed: int) -> list[bytes]:
+            response = client.post("/v1/generate", json={"model": "digits", "num": 4, "seed": seed, "steps": 4,
+                                                          "class": "7"})
+            assert response.status_code == 200, response.text
+            images = [Image.open(io.BytesIO(base64.b64decode(b))) for b in response.json()["images"]]
+            return [image_content_of(im).tobytes() for im in images]
+
+        with ThreadPoolExecutor(6) as pool:  # six at once: the batcher serves them together
+            together = list(pool.map(pixels, [1, 2, 1, 2, 3, 1]))
+        assert together[0] == together[2] == together[5] == pixels(1) and together[1] == together[3]
+        assert together[0] != together[1] != together[4]
+        response = client.post("/v1/generate", json={"model": "text", "prompt": "ROMEO:", "num": 2, "max_tokens": 40})
+        assert response.status_code == 200, response.text
+        texts = response.json()["texts"]  # continuations of the prompt, 40 characters each
+        assert len(texts) == 2 and texts[0] != texts[1] and all(len(t) >= 30 for t in texts), texts
+
+
+def image_content_of(image: Image.Image) -> np.ndarray:
+    pixels = np.asarray(image.convert("L"), dtype=np.float32)
+    assert pixels.std() > 5, f"a flat image (std {pixels.std():.2f})"
+    return pixels
