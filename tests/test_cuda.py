@@ -42,9 +42,10 @@ def train_here(recipe: str, out: Path, *extra: str) -> Path:
     return run
 
 
-def image_content(path: Path) -> np.ndarray:
-    pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float32)
-    assert pixels.std() > 5, f"{path}: a flat image (std {pixels.std():.2f}): nothing was drawn"
+def image_content(image: Path | Image.Image) -> np.ndarray:
+    """Its gray levels, which must vary: a flat image means nothing was drawn."""
+    pixels = np.asarray((Image.open(image) if isinstance(image, Path) else image).convert("L"), dtype=np.float32)
+    assert pixels.std() > 5, f"{image}: a flat image (std {pixels.std():.2f}): nothing was drawn"
     return pixels
 
 
@@ -104,15 +105,15 @@ def test_text_to_image_on_the_device(tmp_path: Path):
 
 
 def test_resume_on_the_device_continues_exactly(tmp_path: Path):
-    """12 steps straight, and 6 steps then --resume to 12: the same weights (constant LR, no EMA yet)."""
+    """12 steps straight, and 6 steps then resumed to 12: the same weights (constant LR, no EMA yet)."""
     steps = ["train.checkpoint_every=6", "train.sample_every=1000", "data.limit=256", "train.precision=32"]
     fit("mnist-vae-tiny", tmp_path / "whole", [*steps, "train.max_steps=12"], progress=False)
     fit("mnist-vae-tiny", tmp_path / "split", [*steps, "train.max_steps=6"], progress=False)
     fit("mnist-vae-tiny", tmp_path / "split", [*steps, "train.max_steps=12"], resume=True, progress=False)
     whole = load_file(str(tmp_path / "whole" / "checkpoints" / "last" / "model.safetensors"))
     split = load_file(str(tmp_path / "split" / "checkpoints" / "last" / "model.safetensors"))
-    untrained = fit("mnist-vae-tiny", tmp_path / "one", [*steps, "train.max_steps=1"], progress=False)
-    first = load_file(str(untrained / "checkpoints" / "last" / "model.safetensors"))
+    one_step = fit("mnist-vae-tiny", tmp_path / "one", [*steps, "train.max_steps=1"], progress=False)
+    first = load_file(str(one_step / "checkpoints" / "last" / "model.safetensors"))
     moved = max((whole[k] - first[k]).abs().max().item() for k in whole)
     differ = max((whole[k] - split[k]).abs().max().item() for k in whole)
     print(f"resume on {DEVICE}: weights moved {moved:.3g} over 11 steps; whole vs resumed differ by {differ:.3g}")
@@ -136,7 +137,7 @@ def test_the_http_api_serves_from_the_device(tmp_path: Path):
                                                           "class": "7"})
             assert response.status_code == 200, response.text
             images = [Image.open(io.BytesIO(base64.b64decode(b))) for b in response.json()["images"]]
-            return [image_content_of(im).tobytes() for im in images]
+            return [image_content(im).tobytes() for im in images]
 
         with ThreadPoolExecutor(6) as pool:  # six at once: the batcher serves them together
             together = list(pool.map(pixels, [1, 2, 1, 2, 3, 1]))
@@ -147,8 +148,3 @@ def test_the_http_api_serves_from_the_device(tmp_path: Path):
         texts = response.json()["texts"]  # continuations of the prompt, 40 characters each
         assert len(texts) == 2 and texts[0] != texts[1] and all(len(t) >= 30 for t in texts), texts
 
-
-def image_content_of(image: Image.Image) -> np.ndarray:
-    pixels = np.asarray(image.convert("L"), dtype=np.float32)
-    assert pixels.std() > 5, f"a flat image (std {pixels.std():.2f})"
-    return pixels
