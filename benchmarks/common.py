@@ -41,6 +41,19 @@ TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 NOT_CODE = [":!benchmarks/results", ":!benchmarks/README.md"]
 
 
+def cpu() -> str:
+    """The processor and the vector units that set its speed: sessions land on different CPUs (a bf16-capable
+    AVX-512 one runs these benchmarks ~3x faster than an AVX2 one), so a time-budgeted run names its CPU."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    line = lambda key: next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith(key)), "")  # noqa: E731
+    flags = line("flags").split()
+    units = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{line('model name') or platform.processor() or 'unknown'} ({', '.join(units) or 'no AVX2'})"
+
+
 def environment() -> dict[str, Any]:
     """Taken when the benchmark starts (this module is imported first): the code and load it ran with."""
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
@@ -56,6 +69,7 @@ def environment() -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
+        "cpu": cpu(),
         "load_average": os.getloadavg(),
     }
 

@@ -358,7 +358,13 @@ def pilot_grid(model: str) -> list[tuple[float, int]]:
 
 def pilot(args) -> None:
     """Pilot i of both sides trains at once, then each is scored on validation (FID of N samples at
-    DPM-Solver++(2M), 20 NFE); one file a pilot."""
+    DPM-Solver++(2M), 20 NFE); one file a pilot. A time budget buys different work on different CPUs, so
+    pilots resume only on the CPU the first ones ran on."""
+    for done in sorted((state.out / "pilots").glob("*.json")):
+        if (cpu := json.loads(done.read_text()).get("cpu")) != common.START["cpu"]:
+            sys.exit(f"{done} ran on CPU {cpu!r}, this machine is {common.START['cpu']!r}: a {args.budget:g}-s pilot "
+                     "buys different work on each, so the pilots would not compare; finish them on that CPU, or "
+                     "move results/diffusion_vs_diffusers/pilots/ aside and run all of them here")
     for i in range(args.count):
         tag, jobs = f"pilot{i}", {}
         for model in ("ours", "diffusers"):
