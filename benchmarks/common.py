@@ -34,11 +34,13 @@ if QUICK:
     RESULTS = Path(os.environ.get("NOISECRAFT_BENCH_QUICK_DIR", HERE / "drafts" / "quick"))
 else:
     RESULTS = HERE / ("drafts" if DRAFT else "results")
+MODELS = HERE / "models"
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
 # What records write, so never "uncommitted code": earlier results of a resumable grid or of the benchmarks
 # run before in the same checkout, and the results table in benchmarks/README.md that write_result refreshes.
 # run.py keeps the same list: it checks the tree before any script runs and must not import this module.
-NOT_CODE = [":!benchmarks/results", ":!benchmarks/README.md"]
+# benchmarks/models/: the trained models a benchmark keeps between sessions (diffusion_vs_diffusers' seeds).
+NOT_CODE = [":!benchmarks/results", ":!benchmarks/README.md", ":!benchmarks/models"]
 
 
 def cpu() -> str:

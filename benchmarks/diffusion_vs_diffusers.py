@@ -17,6 +17,10 @@ run by `data.hold_out_validation`); only the headline is scored on test, with sa
 Resumable: one file per configuration under results/diffusion_vs_diffusers/ (speed-rounds.json, pilots/,
 train/, grid-validation/n1000/, ddim.json, headline/; skipped when it exists; none shares a name with the
 old record's files, which scored the grid on test); the training runs resume from their last checkpoint.
+A session's machine keeps nothing ignored (_work/ included), so `train` copies each recorded seed's weights to
+benchmarks/models/diffusion_vs_diffusers/ (~5 MB a model); the grid, DDIM and headline steps read them there
+when _work/ lacks the run. Pilots compare only on one CPU: a time budget buys ~3x more steps on a bf16 AVX-512
+CPU than on an AVX2 one, so the pilot step will not resume on another CPU (each record names its `cpu`).
 
 The models. ours: the `mnist-diffusion` recipe (EDM, our UNet, 1.21M parameters). diffusers: a
 `UNet2DModel` with the same layout (channels 32/64/64, one res block a level, attention at 7x7, scale-shift
@@ -64,6 +68,7 @@ import importlib.util
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,8 +93,9 @@ PILOT_SAMPLER, PILOT_NFE = "dpmpp-2m", 20
 # Sample seeds, never shared between stages: pilots 1, grid 2, DDIM evidence 3, headline 1000 + training seed.
 PILOT_SEED, GRID_SEED, DDIM_SEED, HEADLINE_SEED = 1, 2, 3, 1000
 METRICS = ["fid", "kid", "pr", "cfid", "classes"]
+# keep: the trained seed models, which the grid and headline (later sessions, fresh machines without _work/) need.
 state = SimpleNamespace(work=HERE / "_work" / "diffusion", out=common.RESULTS / "diffusion_vs_diffusers",
-                        limit=None, metrics=METRICS)
+                        keep=common.MODELS / "diffusion_vs_diffusers", limit=None, metrics=METRICS)
 
 
 # --- data and models ----------------------------------------------------------------------------------
@@ -265,20 +271,42 @@ def train_side_by_side(jobs: dict[str, list[str]], tag: str, threads: int) -> No
         sys.exit(f"training failed ({codes}); see {state.work / tag}/*-train.log")
 
 
+def weights(model: str) -> Path:
+    """What sampling needs of a trained run: our model folder, or the peer loop's EMA weights."""
+    return Path("model") if model == "ours" else Path("ema.safetensors")
+
+
+def trained_path(model: str, tag: str) -> Path | None:
+    """The run's weights in _work/, else the copy `keep` made when the run was recorded; None if neither."""
+    for path in (run_dir(model, tag) / weights(model), state.keep / f"{model}-{tag}" / weights(model)):
+        if path.exists():
+            return path
+    return None
+
+
 def trained(model: str, tag: str) -> bool:
-    d = run_dir(model, tag)
-    return (d / "checkpoints").exists() if model == "ours" else (d / "ema.safetensors").exists()
+    return trained_path(model, tag) is not None
+
+
+def keep(model: str, tag: str) -> None:
+    """Copy a recorded run's weights (~5 MB) to benchmarks/models/, which outlives the machine's _work/."""
+    source, target = run_dir(model, tag) / weights(model), state.keep / f"{model}-{tag}" / weights(model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
 
 
 def load_trained(model: str, tag: str):
+    path = trained_path(model, tag)
+    if path is None:
+        sys.exit(f"no trained {model} model for {tag} in {run_dir(model, tag)} or {state.keep}: run `train` first")
     if model == "ours":
         import noisecraft
 
-        return noisecraft.load(run_dir(model, tag))
+        return noisecraft.load(path)
     from safetensors.torch import load_file
 
     net = their_network(model)
-    net.load_state_dict(load_file(str(run_dir(model, tag) / "ema.safetensors")))
+    net.load_state_dict(load_file(str(path)))
     return net.eval()
 
 
@@ -406,6 +434,8 @@ def train(args) -> None:
             write(state.out / "train" / f"{m}-{tag}.json", {"model": m, "seed": seed, "budget_seconds": args.budget,
                                                             "threads_each": args.threads, "run": str(run_dir(m, tag)),
                                                             "setting": chosen_setting(m), **training_summary(m, tag)})
+            if tag.startswith("seed"):
+                keep(m, tag)
 
 
 # --- speed: the same timed region, interleaved rounds ---------------------------------------------------------
@@ -627,6 +657,7 @@ def quick() -> None:
     """Toy sizes, nothing under results/: the same code paths as a real run, and the DDIM fix pinned."""
     with tempfile.TemporaryDirectory(prefix="diffusion-quick-") as tmp:
         state.work, state.out, state.limit, state.metrics = Path(tmp) / "work", Path(tmp) / "out", 64, ["cfid", "classes"]
+        state.keep = Path(tmp) / "keep"
         common.DRAFT = True  # a temp dir, never results/: from any tree
         # The DDIM fix, pinned: the recorded setting leaves the data at 100 steps, the harness's does not.
         recorded, fixed = ddim_consistency(clip_sample=True), ddim_consistency()
@@ -638,6 +669,8 @@ def quick() -> None:
         speed(ns(batch=4, steps=1, rounds=2, nfe=3))
         pilot(ns(count=1, budget=2.0, threads=1, num=16, nfe=3))
         train(ns(seeds=[0], budget=2.0, threads=1, models=["ours", "diffusers", "swap"]))
+        shutil.rmtree(state.work / "seed0")  # as on the next session's fresh machine: the rest reads the kept models
+        assert all(trained(m, "seed0") for m in MODELS), f"train kept no models in {state.keep}"
         quality(ns(nfe=[3], num=16))
         ddim(ns(nfe=[3, 6], num=16, metrics=["cfid"]))
         headline(ns(grid_num=16, num=16, seeds=[0]))

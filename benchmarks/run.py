@@ -162,7 +162,7 @@ def main() -> None:
             for argv in steps.quick if args.quick else steps.full:
                 print(f"{name}: {' '.join(command(name, steps, argv, '{tmp}')[1:])}")
         return
-    not_code = [":!benchmarks/results", ":!benchmarks/README.md"]  # what records write (common.NOT_CODE)
+    not_code = [":!benchmarks/results", ":!benchmarks/README.md", ":!benchmarks/models"]  # what records write (common.NOT_CODE)
     dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", *not_code], cwd=REPO, capture_output=True,
                            text=True).stdout.strip()
     if dirty and not args.quick:  # every record would be refused at its end (common.py): say so before the hours
