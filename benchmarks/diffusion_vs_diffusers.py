@@ -292,7 +292,10 @@ def keep(model: str, tag: str) -> None:
     """Copy a recorded run's weights (~5 MB) to benchmarks/models/, which outlives the machine's _work/."""
     source, target = run_dir(model, tag) / weights(model), state.keep / f"{model}-{tag}" / weights(model)
     target.parent.mkdir(parents=True, exist_ok=True)
-    (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, target)
 
 
 def load_trained(model: str, tag: str):
@@ -434,8 +437,7 @@ def train(args) -> None:
             write(state.out / "train" / f"{m}-{tag}.json", {"model": m, "seed": seed, "budget_seconds": args.budget,
                                                             "threads_each": args.threads, "run": str(run_dir(m, tag)),
                                                             "setting": chosen_setting(m), **training_summary(m, tag)})
-            if tag.startswith("seed"):
-                keep(m, tag)
+            keep(m, tag)
 
 
 # --- speed: the same timed region, interleaved rounds ---------------------------------------------------------
