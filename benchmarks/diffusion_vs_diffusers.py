@@ -631,6 +631,9 @@ def report(args) -> None:
                            "quality_grid_num": args.grid_num, "quality_validation": table,
                            "headline_test": {m: {choice_metric(): mean_sd(v), "settings": sorted({f"{h['sampler']}/nfe{h['nfe']}" for h in heads[m]})}
                                              for m, v in fids.items()}}
+    result["train_cpus"] = sorted({r["cpu"] for r in result["train"] if r and "cpu" in r})
+    if len(result["train_cpus"]) > 1:  # time budgets: a faster CPU trains more steps, so seeds add its variance
+        summary.append(f"training ran on {len(result['train_cpus'])} CPUs: " + "; ".join(result["train_cpus"]))
     if result["speed"]:
         r = result["speed"]["ratios_per_round"]["train_images_per_s_fp32"]
         summary.append(f"train img/s ours/diffusers {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f}, {r['n']} rounds)")

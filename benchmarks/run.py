@@ -3,6 +3,7 @@
     python benchmarks/run.py                      # every benchmark at full size (hours: see benchmarks/README.md)
     python benchmarks/run.py fid_sanity moses     # some of them
     python benchmarks/run.py --quick              # every script end to end at toy sizes, nothing recorded
+    python benchmarks/run.py --quick --jobs 2     # the same, two scripts at a time (what CI runs)
     python benchmarks/run.py --list               # the steps each one runs
 
 A full run records into benchmarks/results/ (from a clean tree, see common.py); run it again after a stop
@@ -17,12 +18,15 @@ benchmarks/ with a `__main__` is found; one not listed in STEPS runs as `NAME.py
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,30 +121,62 @@ def command(name: str, steps: Steps, argv: list[str], tmp: str) -> list[str]:
     return [python, f"{name}.py", *argv]
 
 
-def run_one(name: str, quick: bool, tmp: str, force: bool = False) -> bool:
+PRINTING = threading.Lock()  # --jobs: one script's output at a time
+
+
+def run_one(name: str, quick: bool, tmp: str, force: bool = False, threads: int | None = None) -> bool:
+    """Run one script's steps, streaming its output; `threads` (--jobs) caps each step's torch threads and
+    holds the output back until the script ends, so scripts run side by side print whole."""
+    out = io.StringIO() if threads else sys.stdout
+    say = lambda line: print(line, file=out, flush=True)  # noqa: E731
+    ok = run_steps(name, quick, tmp, force, threads, say, out)
+    if threads:
+        with PRINTING:
+            print(out.getvalue(), end="", flush=True)
+    return ok
+
+
+def run_steps(name: str, quick: bool, tmp: str, force: bool, threads: int | None, say, out) -> bool:
     steps = STEPS.get(name, Steps())
     why = missing(name, steps, quick)
     if why:
-        print(f"skip {name}: {why}", flush=True)
+        say(f"skip {name}: {why}")
         return True
     record = steps.record or f"{name}.json"
     if not quick and not force and (HERE / "results" / record).exists():
-        print(f"have {name}: results/{record} (--force makes it again)", flush=True)
+        say(f"have {name}: results/{record} (--force makes it again)")
         return True
     if not quick and stale(name, steps):
-        print(f"FAILED {name}: {name}.py has no sub-command {', '.join(stale(name, steps))} (update STEPS in run.py)")
+        say(f"FAILED {name}: {name}.py has no sub-command {', '.join(stale(name, steps))} (update STEPS in run.py)")
         return False
     env = {**os.environ, "NOISECRAFT_BENCH_QUICK_DIR": str(Path(tmp) / name)} if quick else None
+    if threads:
+        env = {**(env or os.environ), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     for argv in steps.quick if quick else steps.full:
         cmd = command(name, steps, argv, tmp)
         cwd = REPO if argv and argv[0] == "noisecraft" else HERE  # scripts run from benchmarks/, as documented
-        print(f"$ {' '.join(cmd[1:] if cmd[0] == sys.executable else cmd)}", flush=True)
-        if subprocess.run(cmd, cwd=cwd, env=env).returncode != 0:
-            print(f"FAILED {name}: {' '.join(argv)} ({time.perf_counter() - start:.0f} s)", flush=True)
+        say(f"$ {' '.join(cmd[1:] if cmd[0] == sys.executable else cmd)}")
+        if threads:
+            result = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            out.write(result.stdout)
+        else:
+            result = subprocess.run(cmd, cwd=cwd, env=env)
+        if result.returncode != 0:
+            say(f"FAILED {name}: {' '.join(argv)} ({time.perf_counter() - start:.0f} s)")
             return False
-    print(f"done {name} ({time.perf_counter() - start:.0f} s)", flush=True)
+    say(f"done {name} ({time.perf_counter() - start:.0f} s)")
     return True
+
+
+def run_all(names: list[str], quick: bool, tmp: str, force: bool, jobs: int) -> list[str]:
+    """The names that failed. With --jobs N (--quick only) N scripts run at once, the cores split among them."""
+    if jobs == 1:
+        return [name for name in names if not run_one(name, quick, tmp, force)]
+    threads = max(1, int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)) // jobs)
+    with ThreadPoolExecutor(jobs) as pool:
+        ok = list(pool.map(lambda name: run_one(name, quick, tmp, force, threads), names))
+    return [name for name, good in zip(names, ok) if not good]
 
 
 def main() -> None:
@@ -150,7 +186,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="with --quick: keep the temporary folder")
     parser.add_argument("--list", action="store_true", help="print each script's steps and stop")
     parser.add_argument("--force", action="store_true", help="run a script even where its summary record exists")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="with --quick: N scripts at a time (full runs time things, so they run one at a time)")
     args = parser.parse_args()
+    if args.jobs < 1 or (args.jobs > 1 and not args.quick):
+        parser.error("--jobs N: N >= 1, and above 1 only with --quick (two full benchmarks corrupt each other's timings)")
     known = scripts()
     unknown = [n.removesuffix(".py") for n in args.names if n.removesuffix(".py") not in known]
     if unknown:
@@ -170,7 +210,7 @@ def main() -> None:
                          "first (or run a script alone with --draft)")
     tmp = tempfile.mkdtemp(prefix="noisecraft-bench-quick-") if args.quick else ""
     try:
-        failed = [name for name in names if not run_one(name, args.quick, tmp, args.force)]
+        failed = run_all(names, args.quick, tmp, args.force, args.jobs)
     finally:
         if tmp and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -1,7 +1,7 @@
 """`python benchmarks/run.py --quick` runs every benchmark script end to end at toy sizes (issue 18, item 6), so
 no script rots between the full runs; it must record nothing under benchmarks/results/.
 
-Minutes, not seconds (~7 on 2 cores): the default `-m "not benchmarks"` leaves it out of the README's test
+Minutes, not seconds (~7 on 2 cores, two scripts at a time): the default `-m "not benchmarks"` leaves it out of the README's test
 command; CI (`.ci/run`) runs it after that, as `pytest -m benchmarks`.
 """
 
@@ -40,17 +40,20 @@ def test_run_lists_every_script_and_refuses_unknown_names():
     assert "record_suite: record_suite.py mnist-families --out ../bench" in full
     bad = run("no_such_benchmark")
     assert bad.returncode == 2 and "unknown benchmark no_such_benchmark" in bad.stderr
+    side_by_side = run("fid_sanity", "--jobs", "2")  # full runs time things: never two at once
+    assert side_by_side.returncode == 2 and "above 1 only with --quick" in side_by_side.stderr
 
 
 @pytest.mark.benchmarks
 def test_every_benchmark_runs_at_toy_size():
     before = snapshot()
-    result = run("--quick", timeout=1200)
+    result = run("--quick", "--jobs", "2", timeout=1200)  # two scripts at a time, one thread each
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-6000:]
     names = {line.split(":")[0] for line in scripts() if line}
     for name in names:  # each one ran to the end, or says in one line why it could not run here
         assert f"done {name} (" in out or f"skip {name}: " in out, f"{name}: neither done nor skipped\n{out[-3000:]}"
+        assert out.count(f"done {name} (") + out.count(f"skip {name}: ") == 1, f"{name} ran or reported twice"
     peer = REPO / "benchmarks" / "diffusion_vs_diffusers.py"
     if '"--quick"' in peer.read_text() and not (REPO / ".venv-diffusers" / "bin" / "python").exists():
         assert "skip diffusion_vs_diffusers: .venv-diffusers is missing: benchmarks/setup_diffusers_venv.sh" in out

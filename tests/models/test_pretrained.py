@@ -106,7 +106,7 @@ def test_serve_pretrained_serves_every_shipped_model(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_each_shipped_model_is_trained_not_just_loadable(name, one_thread):
+def test_each_shipped_model_is_trained_not_just_loadable(name):
     """Images: the shipped classifier reads its samples as digits, of many classes, far more often than an
     untrained copy's (whose blobs it may read confidently, but as one digit: hence readable x classes); text: bits per character on the test split far below uniform guessing (an untrained model's level)."""
     model = noisecraft.load(f"{P.PREFIX}{name}").eval()
