@@ -190,7 +190,8 @@ def main() -> None:
                         help="with --quick: N scripts at a time (full runs time things, so they run one at a time)")
     args = parser.parse_args()
     if args.jobs < 1 or (args.jobs > 1 and not args.quick):
-        parser.error("--jobs N: N >= 1, and above 1 only with --quick (two full benchmarks corrupt each other's timings)")
+        parser.error("--jobs N: N >= 1, and above 1 only with --quick "
+                     "(two full benchmarks corrupt each other's timings)")
     known = scripts()
     unknown = [n.removesuffix(".py") for n in args.names if n.removesuffix(".py") not in known]
     if unknown:

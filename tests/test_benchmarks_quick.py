@@ -1,8 +1,8 @@
 """`python benchmarks/run.py --quick` runs every benchmark script end to end at toy sizes (issue 18, item 6), so
 no script rots between the full runs; it must record nothing under benchmarks/results/.
 
-Minutes, not seconds (~7 on 2 cores, two scripts at a time): the default `-m "not benchmarks"` leaves it out of the README's test
-command; CI (`.ci/run`) runs it after that, as `pytest -m benchmarks`.
+Minutes, not seconds (~7 on 2 AVX2 cores, two scripts at a time): the default `-m "not benchmarks"` leaves it
+out of the README's test command; CI (`.ci/run`) runs it after that, as `pytest -m benchmarks`.
 """
 
 from __future__ import annotations
