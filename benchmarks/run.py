@@ -128,15 +128,15 @@ def run_one(name: str, quick: bool, tmp: str, force: bool = False, threads: int 
     """Run one script's steps, streaming its output; `threads` (--jobs) caps each step's torch threads and
     holds the output back until the script ends, so scripts run side by side print whole."""
     out = io.StringIO() if threads else sys.stdout
-    say = lambda line: print(line, file=out, flush=True)  # noqa: E731
-    ok = run_steps(name, quick, tmp, force, threads, say, out)
+    ok = run_steps(name, quick, tmp, force, threads, out)
     if threads:
         with PRINTING:
             print(out.getvalue(), end="", flush=True)
     return ok
 
 
-def run_steps(name: str, quick: bool, tmp: str, force: bool, threads: int | None, say, out) -> bool:
+def run_steps(name: str, quick: bool, tmp: str, force: bool, threads: int | None, out) -> bool:
+    say = lambda line: print(line, file=out, flush=True)  # noqa: E731
     steps = STEPS.get(name, Steps())
     why = missing(name, steps, quick)
     if why:
