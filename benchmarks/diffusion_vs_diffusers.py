@@ -497,8 +497,9 @@ def spread(values: list[float]) -> dict[str, float]:
 
 # --- quality grid (validation) and headline (test) ----------------------------------------------------------
 def quality(args) -> None:
-    """The NFE grid on the seed-0 models, cheapest first, against the validation digits; one file each."""
-    models = [m for m in MODELS if trained(m, "seed0")]
+    """The NFE grid on the seed-0 models, cheapest first, against the validation digits; one file each.
+    Processes given disjoint `--nfe` or `--models` lists share the grid without racing for a cell."""
+    models = [m for m in args.models if trained(m, "seed0")]
     for nfe in args.nfe:
         for model in models:
             for sampler in SAMPLERS:
@@ -676,7 +677,7 @@ def quick() -> None:
         train(ns(seeds=[0], budget=2.0, threads=1, models=["ours", "diffusers", "swap"]))
         shutil.rmtree(state.work / "seed0")  # as on the next session's fresh machine: the rest reads the kept models
         assert all(trained(m, "seed0") for m in MODELS), f"train kept no models in {state.keep}"
-        quality(ns(nfe=[3], num=16))
+        quality(ns(nfe=[3], num=16, models=list(MODELS)))
         ddim(ns(nfe=[3, 6], num=16, metrics=["cfid"]))
         headline(ns(grid_num=16, num=16, seeds=[0]))
         common.RESULTS = state.out  # the report too (a draft: the README table stays as it is)
@@ -697,6 +698,15 @@ def peer_python() -> None:
         print("error: diffusion_vs_diffusers.py needs diffusers, which noisecraft does not depend on: run "
               "benchmarks/setup_diffusers_venv.sh once (it makes .venv-diffusers), then run this again", file=sys.stderr)
         sys.exit(2)
+
+
+def model_names(text: str) -> list[str]:
+    """A comma list of MODELS; an unknown name is one argparse error naming it."""
+    names = text.split(",")
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown model {', '.join(unknown)}: choose from {', '.join(MODELS)}")
+    return names
 
 
 def main() -> None:
@@ -721,7 +731,7 @@ def main() -> None:
     p.add_argument("--budget", type=float, default=1800)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seeds", type=seeds, default=[0, 1, 2])
-    p.add_argument("--models", type=lambda s: s.split(","), default=["ours", "diffusers"])
+    p.add_argument("--models", type=model_names, default=["ours", "diffusers"])
     p = sub.add_parser("train-diffusers")  # one side's run, started by `train` and `pilot`
     for name, kind in (("--out", str), ("--network", str), ("--budget", float), ("--lr", float), ("--batch", int),
                        ("--seed", int), ("--limit", int)):
@@ -729,6 +739,7 @@ def main() -> None:
     p = sub.add_parser("quality")
     p.add_argument("--num", type=int, default=1000)
     p.add_argument("--nfe", type=seeds, default=list(NFES))
+    p.add_argument("--models", type=model_names, default=list(MODELS))
     p = sub.add_parser("ddim")
     p.add_argument("--num", type=int, default=500)
     p.add_argument("--nfe", type=seeds, default=list(NFES))
