@@ -78,6 +78,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import common
+import numpy as np
 import torch
 import torch.nn.functional as F
 from stats import mean_sd
@@ -219,12 +220,37 @@ def generate(model_name: str, model, sampler: str, nfe: int, num: int, seed: int
         parts.append(sample(model_name, model, sampler, nfe, min(batch, num - start), generator))
         seconds += time.perf_counter() - t
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"images": parts[-1], "generator_state": generator.get_state(),
-                        "seconds": torch.tensor(time.perf_counter() - t)}, path.with_suffix(".tmp"))
-            os.replace(path.with_suffix(".tmp"), path)
+            save_chunk(path, {"images": parts[-1], "generator_state": generator.get_state(),
+                              "seconds": torch.tensor(time.perf_counter() - t)})
             print(f"{model_name}: {start + len(parts[-1])}/{num} samples", flush=True)
     return torch.cat(parts), seconds
+
+
+def chunk_features(samples: torch.Tensor, chunks: Path, batch: int = 250) -> tuple[np.ndarray, float]:
+    """The samples' Inception features, saved a chunk at a time like the samples, so that scoring 10k
+    (~70 min at one thread) resumes across sessions too. Returns them and the seconds spent (summed)."""
+    from noisecraft.evaluate.inception import InceptionFeatures
+
+    extractor, parts, seconds = InceptionFeatures(), [], 0.0
+    for index, start in enumerate(range(0, len(samples), batch)):
+        path = chunks / f"features-{index:03d}.pt"
+        if path.exists():
+            saved = torch.load(path, weights_only=True)
+        else:
+            t = time.perf_counter()
+            features = torch.from_numpy(extractor(samples[start : start + batch]))
+            saved = {"features": features, "seconds": torch.tensor(time.perf_counter() - t)}
+            save_chunk(path, saved)
+            print(f"features: {start + len(features)}/{len(samples)}", flush=True)
+        parts.append(saved["features"].numpy())
+        seconds += float(saved["seconds"])
+    return np.concatenate(parts), seconds
+
+
+def save_chunk(path: Path, chunk: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(chunk, path.with_suffix(".tmp"))
+    os.replace(path.with_suffix(".tmp"), path)
 
 
 def choice_metric() -> str:
@@ -232,11 +258,13 @@ def choice_metric() -> str:
     return "fid" if "fid" in state.metrics else "classifier_fid"
 
 
-def score(samples: torch.Tensor, split: str, seed: int, metrics: list[str] | None = None) -> dict:
+def score(samples: torch.Tensor, split: str, seed: int, metrics: list[str] | None = None,
+          fake_features: np.ndarray | None = None) -> dict:
     from noisecraft.evaluate.evaluator import score_samples
 
     info = {"num_samples": len(samples), "seed": seed, "split": split}
-    return {"protocol": info, **score_samples(samples, data_config(), split, metrics or state.metrics, info, progress=False)}
+    return {"protocol": info, **score_samples(samples, data_config(), split, metrics or state.metrics, info,
+                                              progress=False, fake_features=fake_features)}
 
 
 # --- training runs --------------------------------------------------------------------------------------------
@@ -532,10 +560,12 @@ def headline(args) -> None:
             chunks = state.work / "headline" / f"{model}-seed{seed}-{best['sampler']}-nfe{best['nfe']}-n{args.num}"
             samples, seconds = generate(model, load_trained(model, f"seed{seed}"), best["sampler"], best["nfe"],
                                         args.num, HEADLINE_SEED + seed, chunks=chunks)
+            metrics = [m for m in state.metrics if m != "classes"]
+            features, inception_seconds = chunk_features(samples, chunks) if "fid" in metrics else (None, None)
             write(path, {"model": model, "training_seed": seed, "sampler": best["sampler"], "nfe": best["nfe"],
                          "chosen_by": f"lowest validation {choice_metric()} at N={args.grid_num}", "chosen_among": len(rows),
-                         "sampling_seconds": seconds,
-                         **score(samples, "test", HEADLINE_SEED + seed, [m for m in state.metrics if m != "classes"])})
+                         "sampling_seconds": seconds, "inception_seconds": inception_seconds,
+                         **score(samples, "test", HEADLINE_SEED + seed, metrics, features)})
 
 
 # --- the DDIM anomaly ------------------------------------------------------------------------------------------
@@ -680,6 +710,14 @@ def quick() -> None:
         quality(ns(nfe=[3], num=16, models=list(MODELS)))
         ddim(ns(nfe=[3, 6], num=16, metrics=["cfid"]))
         headline(ns(grid_num=16, num=16, seeds=[0]))
+        from noisecraft.evaluate.inception import InceptionFeatures  # the headline's features, chunked and resumed
+
+        images = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        features, _ = chunk_features(images, state.work / "features", batch=4)
+        (state.work / "features" / "features-001.pt").unlink()  # as if the session ended there
+        again, _ = chunk_features(images, state.work / "features", batch=4)
+        whole = InceptionFeatures()(images)
+        assert np.allclose(features, whole, atol=1e-4) and np.allclose(again, whole, atol=1e-4), "chunked features differ"
         common.RESULTS = state.out  # the report too (a draft: the README table stays as it is)
         report(ns(grid_num=16))
         record = json.loads((state.out / "diffusion_vs_diffusers.json").read_text())

@@ -56,6 +56,19 @@ def test_samples_with_nan_or_inf_are_refused_with_a_count():
         score_samples(samples, data, "test", ["fid"], {})
 
 
+def test_features_computed_beforehand_score_as_extracted_ones_and_must_match_the_samples():
+    from noisecraft.evaluate.inception import InceptionFeatures
+
+    samples, blank = torch.rand(6, 1, 28, 28), torch.zeros(6, 1, 28, 28)
+    data = DataConfig(dataset="mnist", limit=8)
+    extracted = score_samples(samples, data, "test", ["fid"], {})["metrics"]["fid"]
+    given = score_samples(samples, data, "test", ["fid"], {}, fake_features=InceptionFeatures()(samples))
+    other = score_samples(samples, data, "test", ["fid"], {}, fake_features=InceptionFeatures()(blank))
+    assert given["metrics"]["fid"] == pytest.approx(extracted) and other["metrics"]["fid"] != pytest.approx(extracted)
+    with pytest.raises(ValueError, match=r"shape \(5, 2048\), but 6 samples"):
+        score_samples(samples, data, "test", ["fid"], {}, fake_features=InceptionFeatures()(samples[:5]))
+
+
 def test_likelihood_report_is_deterministic_and_tightens_with_more_importance_samples(tiny_run: Path):
     import noisecraft
 

@@ -226,9 +226,11 @@ def metrics_file(run: RunDir) -> Path:
 
 
 def score_samples(samples: torch.Tensor, data, split: str, chosen: list[str], protocol_info: dict[str, Any],
-                  progress: bool = True) -> dict[str, Any]:
+                  progress: bool = True, fake_features: np.ndarray | None = None) -> dict[str, Any]:
     """Sample-quality metrics of images in [0, 1] against the data's `split` (its features cached).
-    Fills `protocol_info` with what the numbers depend on; also used to score other libraries' samples."""
+    Fills `protocol_info` with what the numbers depend on; also used to score other libraries' samples.
+    `fake_features`: the samples' Inception features computed beforehand (a run that saves them as it
+    goes, so a long scoring resumes), used instead of extracting them again."""
     result: dict[str, Any] = {"metrics": {}, "timing": {}}
     num = len(samples)
     bad = int((~torch.isfinite(samples.flatten(1))).any(1).sum())
@@ -240,10 +242,15 @@ def score_samples(samples: torch.Tensor, data, split: str, chosen: list[str], pr
         t = time.perf_counter()
         real, key = reference_features(data, split, extractor, progress=progress)
         result["timing"]["reference_seconds"] = None if key["cached"] else time.perf_counter() - t
-        t = time.perf_counter()
-        fake = extractor.extract((samples[i : i + extractor.batch_size] for i in range(0, num, extractor.batch_size)),
-                                 total=num, progress=progress, desc="sample features")
-        result["timing"]["inception_seconds_per_1000"] = (time.perf_counter() - t) / num * 1000
+        if fake_features is None:
+            t = time.perf_counter()
+            fake = extractor.extract((samples[i : i + extractor.batch_size] for i in range(0, num, extractor.batch_size)),
+                                     total=num, progress=progress, desc="sample features")
+            result["timing"]["inception_seconds_per_1000"] = (time.perf_counter() - t) / num * 1000
+        elif fake_features.shape != (num, extractor.dim):
+            raise ValueError(f"fake_features has shape {fake_features.shape}, but {num} samples need ({num}, {extractor.dim})")
+        else:
+            fake = fake_features
         protocol_info.update(reference={"data": key["data"], "split": split, "num": len(real), "cache": key["cache"]},
                              feature_network=extractor.name, feature_weights_sha1=extractor.sha1,
                              preprocessing=extractor.preprocessing)
