@@ -15,7 +15,7 @@ run by `data.hold_out_validation`); only the headline is scored on test, with sa
   python benchmarks/diffusion_vs_diffusers.py --quick               # all of the above at toy size, in a temp dir
 
 Resumable: one file per configuration under results/diffusion_vs_diffusers/ (speed-rounds.json, pilots/,
-train/, grid-validation/n1000/, ddim.json, headline/; skipped when it exists; none shares a name with the
+train/, grid-validation/n1000/, ddim/, headline/; skipped when it exists; none shares a name with the
 old record's files, which scored the grid on test); the training runs resume from their last checkpoint.
 A session's machine keeps nothing ignored (_work/ included), so `train` copies each recorded seed's weights to
 benchmarks/models/diffusion_vs_diffusers/ (~5 MB a model); the grid, DDIM and headline steps read them there
@@ -54,7 +54,7 @@ is, and 100 steps remove it 100 times. The DDIM paper's sampler does not clip. E
   0.017, 1.276, 1.306 (fine at few steps, off the data from ~100: the recorded pattern); without clipping,
   or with use_clipped_model_output, 0.002 at every NFE. With the exact epsilon every variant gives 0.000
   (clipping never acts), so the anomaly needs both an imperfect model and the clipped step;
-- FID (validation) vs NFE of each variant on the trained seed-0 diffusers model (results/.../ddim.json).
+- FID (validation) vs NFE of each variant on the trained seed-0 diffusers model (results/.../ddim/).
 Fix: DDIM runs with `clip_sample=False`. `timestep_spacing` (trailing is no better: 0.056 at NFE 10, 1.290
 at 100 in the toy; leading starts at t=990, not 999) and `set_alpha_to_one` move alpha_bar by < 1e-4 and
 are left at diffusers' defaults; ancestral DDPM keeps `clip_sample=True`, as train_unconditional.py samples
@@ -569,9 +569,11 @@ def headline(args) -> None:
 
 
 # --- the DDIM anomaly ------------------------------------------------------------------------------------------
-DDIM_VARIANTS = {"as recorded (clip_sample)": {"clip_sample": True}, "fixed (clip_sample=False)": {},
-                 "clip_sample + use_clipped_model_output": {"clip_sample": True, "use_clipped_model_output": True},
-                 "clip_sample + trailing spacing": {"clip_sample": True, "timestep_spacing": "trailing"}}
+DDIM_VARIANTS = {  # file name: (label, DDIMScheduler overrides)
+    "clip-sample": ("as recorded (clip_sample)", {"clip_sample": True}),
+    "no-clip": ("fixed (clip_sample=False)", {}),
+    "clip-sample-clipped-eps": ("clip_sample + use_clipped_model_output", {"clip_sample": True, "use_clipped_model_output": True}),
+    "clip-sample-trailing": ("clip_sample + trailing spacing", {"clip_sample": True, "timestep_spacing": "trailing"})}
 
 
 def ddim_consistency(**override) -> float:
@@ -614,27 +616,43 @@ def ddim_toy(override: dict, nfe: int, error: float, num: int = 128) -> float:
 
 
 def ddim(args) -> None:
-    """Evidence: each variant's one-step consistency, its empirical-model toy vs NFE (exact epsilon, and with a
-    20% systematic error), and FID (validation) vs NFE on the seed-0 diffusers model."""
-    path = state.out / "ddim.json"
-    if path.exists():
-        return
-    consistency = {name: ddim_consistency(**v) for name, v in DDIM_VARIANTS.items()}
-    toy = {f"error {e}": {name: {f"nfe{n}": ddim_toy(dict(v), n, e) for n in args.nfe} for name, v in DDIM_VARIANTS.items()}
-           for e in (0.0, 0.2)}
-    print(json.dumps(toy, indent=1), flush=True)
-    model = load_trained("diffusers", "seed0")
-    by_nfe: dict[str, dict[str, dict]] = {}
-    for name, override in DDIM_VARIANTS.items():
-        for nfe in args.nfe:
+    """Evidence, one file each: every variant's one-step consistency and its empirical-model toy vs NFE (exact
+    epsilon, and with a 20% systematic error) in ddim/evidence.json (seconds); then FID (validation) of each
+    variant x NFE on the seed-0 diffusers model, cheapest NFE first. Processes given disjoint `--nfe` lists
+    share the cells without racing."""
+    out = state.out / "ddim"
+    if not (out / "evidence.json").exists():
+        consistency = {label: ddim_consistency(**dict(v)) for label, v in DDIM_VARIANTS.values()}
+        toy = {f"error {e}": {label: {f"nfe{n}": ddim_toy(dict(v), n, e) for n in (*NFES, 250)}
+                              for label, v in DDIM_VARIANTS.values()} for e in (0.0, 0.2)}
+        write(out / "evidence.json", {"one_step_relative_move_at_1000_steps": consistency,
+                                      "empirical_model_rms_to_nearest_digit": toy, "seed": DDIM_SEED})
+    model = None
+    for nfe in args.nfe:
+        for name, (label, override) in DDIM_VARIANTS.items():
+            path = out / f"{name}-nfe{nfe}-n{args.num}.json"
+            if path.exists():
+                continue
+            model = model or load_trained("diffusers", "seed0")
+            start = time.perf_counter()
             x = sample_theirs(model, "ddim", nfe, args.num, torch.Generator().manual_seed(DDIM_SEED), **override)
-            m = score(x, "validation", DDIM_SEED, args.metrics)["metrics"]
-            m["saturated_pixel_share"] = float(((x < 0.02) | (x > 0.98)).float().mean())
-            by_nfe.setdefault(name, {})[f"nfe{nfe}"] = m
-            print(f"ddim {name} NFE {nfe}: " + ", ".join(f"{k} {v:.3g}" for k, v in m.items() if isinstance(v, float)), flush=True)
-    write(path, {"one_step_relative_move_at_1000_steps": consistency, "empirical_model_rms_to_nearest_digit": toy,
-                 "num": args.num, "seed": DDIM_SEED,
-                 "split": "validation", "by_variant": by_nfe})
+            seconds = time.perf_counter() - start
+            result = score(x, "validation", DDIM_SEED, args.metrics)
+            result["metrics"]["saturated_pixel_share"] = float(((x < 0.02) | (x > 0.98)).float().mean())
+            write(path, {"model": "diffusers", "training_seed": 0, "sampler": "ddim", "variant": label,
+                         "overrides": override, "nfe": nfe, "sampling_seconds": seconds, **result})
+
+
+def ddim_rows(out: Path) -> dict:
+    """The `ddim` files gathered for the report: evidence, and FID etc. by variant and NFE."""
+    read = lambda p: json.loads(p.read_text())  # noqa: E731
+    cells = [read(p) for p in sorted((out / "ddim").glob("*-nfe*.json"))]
+    if not (out / "ddim" / "evidence.json").exists():
+        return {}
+    by_variant: dict[str, dict] = {}
+    for c in sorted(cells, key=lambda c: c["nfe"]):
+        by_variant.setdefault(c["variant"], {})[f"nfe{c['nfe']}"] = {"num": c["protocol"]["num_samples"], **c["metrics"]}
+    return {**read(out / "ddim" / "evidence.json"), "by_variant": by_variant}
 
 
 # --- report -----------------------------------------------------------------------------------------------------
@@ -656,7 +674,7 @@ def report(args) -> None:
              for r in grid}
     heads = {m: [read(p) for p in sorted((state.out / "headline").glob(f"{m}-seed*.json"))] for m in MODELS}
     fids = {m: [h["metrics"][choice_metric()] for h in rows] for m, rows in heads.items() if rows}
-    summary, result = [], {"speed": read(state.out / "speed-rounds.json"), "ddim": read(state.out / "ddim.json"),
+    summary, result = [], {"speed": read(state.out / "speed-rounds.json"), "ddim": ddim_rows(state.out),
                            "pilots": [read(p) for p in sorted((state.out / "pilots").glob("*.json"))],
                            "train": [read(p) for p in sorted((state.out / "train").glob("*.json"))],
                            "quality_grid_num": args.grid_num, "quality_validation": table,
@@ -722,6 +740,7 @@ def quick() -> None:
         report(ns(grid_num=16))
         record = json.loads((state.out / "diffusion_vs_diffusers.json").read_text())
         assert record["headline_test"]["ours"]["classifier_fid"]["n"] == 1 and len(record["quality_validation"]) == 12
+        assert all(len(v) == 2 for v in record["ddim"]["by_variant"].values()) and len(record["ddim"]["by_variant"]) == 4
     print(f"quick: every step ran; DDIM one-step move clipped {recorded:.3f}, harness {fixed:.5f}; empirical-model "
           f"RMS to the data at NFE 10/100: clipped {toy[10][0]:.3f}/{toy[100][0]:.3f}, harness {toy[10][1]:.3f}/{toy[100][1]:.3f}")
 
