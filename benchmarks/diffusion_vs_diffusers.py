@@ -645,12 +645,11 @@ def ddim(args) -> None:
 
 def ddim_rows(out: Path) -> dict:
     """The `ddim` files gathered for the report: evidence, and FID etc. by variant and NFE."""
-    read = lambda p: json.loads(p.read_text())  # noqa: E731
-    cells = [read(p) for p in sorted((out / "ddim").glob("*-nfe*.json"))]
     if not (out / "ddim" / "evidence.json").exists():
         return {}
+    read = lambda p: json.loads(p.read_text())  # noqa: E731
     by_variant: dict[str, dict] = {}
-    for c in sorted(cells, key=lambda c: c["nfe"]):
+    for c in sorted((read(p) for p in (out / "ddim").glob("*-nfe*.json")), key=lambda c: c["nfe"]):
         by_variant.setdefault(c["variant"], {})[f"nfe{c['nfe']}"] = {"num": c["protocol"]["num_samples"], **c["metrics"]}
     return {**read(out / "ddim" / "evidence.json"), "by_variant": by_variant}
 
