@@ -86,6 +86,35 @@ class CountingExtractor:
         return images.flatten(1).mean(1, keepdim=True).numpy()
 
 
+class StoppingExtractor(CountingExtractor):
+    """Stops (as a killed session would) once it has seen `stop_after` images."""
+
+    def __init__(self, stop_after: int) -> None:
+        super().__init__()
+        self.stop_after = stop_after
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        if self.images >= self.stop_after:
+            raise KeyboardInterrupt
+        return super().__call__(images)
+
+
+def test_stopped_reference_features_resume_from_the_last_saved_block(tmp_path, monkeypatch):
+    import noisecraft.evaluate.reference as reference
+
+    monkeypatch.setattr(reference, "BLOCK", 50)  # 180 digits: blocks of 50, 50, 50, 30
+    data = DataConfig(dataset="digits")
+    whole, _ = reference_features(data, "test", CountingExtractor(), cache_dir=tmp_path / "whole", progress=False)
+    stopped = StoppingExtractor(stop_after=100)  # dies as the third block starts
+    with pytest.raises(KeyboardInterrupt):
+        reference_features(data, "test", stopped, cache_dir=tmp_path, progress=False)
+    resumed = CountingExtractor()
+    features, key = reference_features(data, "test", resumed, cache_dir=tmp_path, progress=False)
+    assert resumed.images == 80 and not key["cached"]  # the third and fourth blocks only
+    assert np.array_equal(features, whole)
+    assert not list((tmp_path / "reference").glob("*.parts"))  # the blocks go once the whole is saved
+
+
 def test_reference_features_are_cached_and_a_hit_computes_nothing(tmp_path):
     data = DataConfig(dataset="digits")
     extractor = CountingExtractor()
