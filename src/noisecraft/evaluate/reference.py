@@ -54,8 +54,9 @@ def reference_features(data: DataConfig, split: str, extractor: Callable, num: i
     dataset = build_dataset(data, split)
     n = len(dataset) if num is None else min(num, len(dataset))
     parts = folder / f"{path.stem}.parts"
-    features = np.concatenate([_block_features(dataset, start, min(start + BLOCK, n), extractor, parts, progress,
-                                               f"reference {data.dataset}/{split}") for start in range(0, n, BLOCK)])
+    blocks = [_block_features(dataset, start, min(start + BLOCK, n), extractor, parts, progress,
+                              f"reference {data.dataset}/{split}") for start in range(0, n, BLOCK)]
+    features = np.concatenate(blocks) if blocks else np.zeros((0, getattr(extractor, "dim", 0)), np.float32)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     save_file({"features": features}, str(tmp), metadata={"key": json.dumps(key)})
