@@ -10,6 +10,7 @@ run by `data.hold_out_validation`); only the headline is scored on test, with sa
   python benchmarks/diffusion_vs_diffusers.py train --models swap --seeds 0   # our UNet under diffusers' recipe
   python benchmarks/diffusion_vs_diffusers.py quality               # 4 samplers a side x NFE, N=1000, validation
   python benchmarks/diffusion_vs_diffusers.py ddim                  # the DDIM anomaly: evidence, seed-0 model
+  python benchmarks/diffusion_vs_diffusers.py replay                # recorded runs whose weights are not here
   python benchmarks/diffusion_vs_diffusers.py headline              # 10k samples a seed, best setting, test
   python benchmarks/diffusion_vs_diffusers.py report                # results/diffusion_vs_diffusers.json
   python benchmarks/diffusion_vs_diffusers.py --quick               # all of the above at toy size, in a temp dir
@@ -17,9 +18,11 @@ run by `data.hold_out_validation`); only the headline is scored on test, with sa
 Resumable: one file per configuration under results/diffusion_vs_diffusers/ (speed-rounds.json, pilots/,
 train/, grid-validation/n1000/, ddim/, headline/; skipped when it exists; none shares a name with the
 old record's files, which scored the grid on test); the training runs resume from their last checkpoint.
-A session's machine keeps nothing ignored (_work/ included), so `train` copies each recorded seed's weights to
-benchmarks/models/diffusion_vs_diffusers/ (~5 MB a model); the grid, DDIM and headline steps read them there
-when _work/ lacks the run. Pilots compare only on one CPU: a time budget buys ~3x more steps on a bf16 AVX-512
+`train` copies each recorded seed's weights to benchmarks/models/diffusion_vs_diffusers/ (~5 MB a model); the
+grid, DDIM and headline steps read them there when _work/ lacks the run. A session's machine may keep nothing
+ignored or untracked (benchmarks/models/ included: it lost them all once), so `replay` rebuilds a recorded run
+whose weights are gone: its seed, setting and recorded number of steps, the LR's cosine over steps, recorded
+under train/replay/; each headline record names the training record of the weights it scored (`training`). Pilots compare only on one CPU: a time budget buys ~3x more steps on a bf16 AVX-512
 CPU than on an AVX2 one, so the pilot step will not resume on another CPU (each record names its `cpu`).
 
 The models. ours: the `mnist-diffusion` recipe (EDM, our UNet, 1.21M parameters). diffusers: a
@@ -272,16 +275,20 @@ def run_dir(model: str, tag: str) -> Path:
     return state.work / tag / model
 
 
-def train_command(model: str, tag: str, budget: float, lr: float, batch: int, seed: int) -> list[str]:
+def train_command(model: str, tag: str, budget: float, lr: float, batch: int, seed: int,
+                  steps: int | None = None) -> list[str]:
+    """One side's training run: a wall-clock budget, or (a replay) a fixed number of steps with the LR's
+    cosine over steps instead of seconds."""
     if model == "ours":
-        sets = {"train.max_seconds": budget, "train.lr": lr, "train.batch_size": batch, "train.seed": seed,
+        length = {"train.max_steps": steps, "train.max_seconds": "null"} if steps else {"train.max_seconds": budget}
+        sets = {**length, "train.lr": lr, "train.batch_size": batch, "train.seed": seed,
                 "data.hold_out_validation": "true", **({"data.limit": state.limit, "train.num_samples": 4} if state.limit else {})}
         cmd = [str(Path(sys.executable).with_name("noisecraft")), "train", RECIPE, "--out", str(run_dir(model, tag))]
         cmd += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
         return cmd + (["--resume"] if (run_dir(model, tag) / "checkpoints").exists() else [])
     return [sys.executable, __file__, "train-diffusers", "--out", str(run_dir(model, tag)), "--network", model,
             "--budget", str(budget), "--lr", str(lr), "--batch", str(batch), "--seed", str(seed),
-            *(["--limit", str(state.limit)] if state.limit else [])]
+            *(["--steps", str(steps)] if steps else []), *(["--limit", str(state.limit)] if state.limit else [])]
 
 
 def train_side_by_side(jobs: dict[str, list[str]], tag: str, threads: int) -> None:
@@ -355,7 +362,8 @@ def training_summary(model: str, tag: str) -> dict:
 
 def train_diffusers(args) -> None:
     """diffusers' train_unconditional.py recipe as a plain loop (its Accelerate wrapper adds nothing on one
-    CPU process), for diffusers' UNet or ours (swap). The cosine follows the wall clock, as ours does."""
+    CPU process), for diffusers' UNet or ours (swap). The cosine follows the wall clock, as ours does, or
+    the step count in a replay (`--steps`)."""
     from diffusers.training_utils import EMAModel
     from safetensors.torch import save_file
 
@@ -382,13 +390,13 @@ def train_diffusers(args) -> None:
 
     warmup, per_epoch = 500, max(1, len(data) // args.batch)
     last_save, window = time.perf_counter(), []
-    while run["seconds"] < args.budget:
+    while (run["step"] < args.steps) if args.steps else (run["seconds"] < args.budget):
         epoch, index = divmod(run["step"], per_epoch)
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(args.seed * 1000 + epoch))
         x = data[order[index * args.batch:(index + 1) * args.batch]].float() / 127.5 - 1
         start = time.perf_counter()
         factor = (run["step"] + 1) / warmup if run["step"] < warmup else \
-            0.5 * (1 + math.cos(math.pi * min(1.0, run["seconds"] / args.budget)))
+            0.5 * (1 + math.cos(math.pi * min(1.0, run["step"] / args.steps if args.steps else run["seconds"] / args.budget)))
         for group in opt.param_groups:
             group["lr"] = args.lr * factor
         loss = their_loss(unet, scheduler, x)
@@ -542,6 +550,47 @@ def quality(args) -> None:
                              "scheduler_config": config, "sampling_seconds": seconds, **result})
 
 
+def replay(args) -> None:
+    """Rebuild the recorded training runs whose weights this machine lacks (a session's machine keeps
+    nothing ignored, benchmarks/models/ included): each record's seed, setting and number of steps, with
+    the LR's cosine over steps instead of seconds (the same schedule at a steady step time). Not bit for bit
+    the lost weights (this CPU's kernels round differently), the same run otherwise; train/replay/ records
+    each, and a headline record names the training record of the weights it scored."""
+    for seed in args.seeds:
+        tag, jobs, recorded = f"seed{seed}", {}, {}
+        for m in args.models:
+            path = state.out / "train" / f"{m}-{tag}.json"
+            if path.exists() and needs_replay(m, tag, (rec := json.loads(path.read_text()))["step"]):
+                recorded[m] = rec
+                jobs[m] = train_command(m, tag, rec["budget_seconds"], rec["setting"]["lr"], rec["setting"]["batch"],
+                                        seed, steps=rec["step"])
+        if not jobs:
+            continue
+        train_side_by_side(jobs, tag, args.threads)
+        for m, rec in recorded.items():
+            write(state.out / "train" / "replay" / f"{m}-{tag}.json",
+                  {"model": m, "seed": seed, "replay_of": f"train/{m}-{tag}.json", "replay_of_commit": rec["commit"],
+                   "replay_of_cpu": rec["cpu"], "threads_each": args.threads, "run": str(run_dir(m, tag)),
+                   "setting": rec["setting"], **training_summary(m, tag)})
+            keep(m, tag)
+
+
+def needs_replay(model: str, tag: str, steps: int) -> bool:
+    """No weights here, or a run here short of the recorded steps (a replay stopped part way)."""
+    if not run_dir(model, tag).exists():
+        return not trained(model, tag)
+    try:
+        return training_summary(model, tag)["step"] < steps
+    except (FileNotFoundError, RuntimeError, KeyError, ValueError):  # stopped before its first checkpoint
+        return True
+
+
+def training_record(model: str, tag: str) -> str:
+    """Which training record describes the weights here: the replay's where one was made."""
+    replayed = state.out / "train" / "replay" / f"{model}-{tag}.json"
+    return str((replayed if replayed.exists() else state.out / "train" / f"{model}-{tag}.json").relative_to(state.out))
+
+
 def grid_rows(num: int) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((state.out / "grid-validation").glob(f"n{num}/*.json"))]
 
@@ -550,11 +599,16 @@ def headline(args) -> None:
     """Each model's best grid setting (lowest validation FID), N samples per training seed against test,
     with a sample seed (1000 + training seed) that no pilot or grid used."""
     grid = grid_rows(args.grid_num)
-    for model in MODELS:
+    for model in args.models:
         rows = [r for r in grid if r["model"] == model]
         for seed in args.seeds:
             path = state.out / "headline" / f"{model}-seed{seed}.json"
-            if path.exists() or not rows or not trained(model, f"seed{seed}"):
+            if path.exists() or not rows:
+                continue
+            if not trained(model, f"seed{seed}"):
+                recorded = (state.out / "train" / f"{model}-seed{seed}.json").exists()
+                print(f"headline: skipped {model} seed {seed}: " + ("its training is recorded but its weights are not on "
+                      "this machine: run `replay` first" if recorded else "not trained: run `train` first"), flush=True)
                 continue
             best = min(rows, key=lambda r: r["metrics"][choice_metric()])
             chunks = state.work / "headline" / f"{model}-seed{seed}-{best['sampler']}-nfe{best['nfe']}-n{args.num}"
@@ -562,7 +616,8 @@ def headline(args) -> None:
                                         args.num, HEADLINE_SEED + seed, chunks=chunks)
             metrics = [m for m in state.metrics if m != "classes"]
             features, inception_seconds = chunk_features(samples, chunks) if "fid" in metrics else (None, None)
-            write(path, {"model": model, "training_seed": seed, "sampler": best["sampler"], "nfe": best["nfe"],
+            write(path, {"model": model, "training_seed": seed, "training": training_record(model, f"seed{seed}"),
+                         "sampler": best["sampler"], "nfe": best["nfe"],
                          "chosen_by": f"lowest validation {choice_metric()} at N={args.grid_num}", "chosen_among": len(rows),
                          "sampling_seconds": seconds, "inception_seconds": inception_seconds,
                          **score(samples, "test", HEADLINE_SEED + seed, metrics, features)})
@@ -726,7 +781,13 @@ def quick() -> None:
         assert all(trained(m, "seed0") for m in MODELS), f"train kept no models in {state.keep}"
         quality(ns(nfe=[3], num=16, models=list(MODELS)))
         ddim(ns(nfe=[3, 6], num=16, metrics=["cfid"]))
-        headline(ns(grid_num=16, num=16, seeds=[0]))
+        shutil.rmtree(state.keep / "diffusers-seed0")  # as on a machine that lost them: replay its recorded steps
+        replay(ns(seeds=[0], threads=1, models=list(MODELS)))
+        redone = json.loads((state.out / "train" / "replay" / "diffusers-seed0.json").read_text())
+        assert redone["step"] == json.loads((state.out / "train" / "diffusers-seed0.json").read_text())["step"], redone
+        assert not (state.out / "train" / "replay" / "ours-seed0.json").exists(), "replayed a run whose weights were here"
+        headline(ns(grid_num=16, num=16, seeds=[0], models=list(MODELS)))
+        assert json.loads((state.out / "headline" / "diffusers-seed0.json").read_text())["training"] == "train/replay/diffusers-seed0.json"
         from noisecraft.evaluate.inception import InceptionFeatures  # the headline's features, chunked and resumed
 
         images = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
@@ -790,8 +851,8 @@ def main() -> None:
     p.add_argument("--models", type=model_names, default=["ours", "diffusers"])
     p = sub.add_parser("train-diffusers")  # one side's run, started by `train` and `pilot`
     for name, kind in (("--out", str), ("--network", str), ("--budget", float), ("--lr", float), ("--batch", int),
-                       ("--seed", int), ("--limit", int)):
-        p.add_argument(name, type=kind, required=name not in ("--limit",))
+                       ("--seed", int), ("--steps", int), ("--limit", int)):
+        p.add_argument(name, type=kind, required=name not in ("--steps", "--limit"))
     p = sub.add_parser("quality")
     p.add_argument("--num", type=int, default=1000)
     p.add_argument("--nfe", type=seeds, default=list(NFES))
@@ -800,15 +861,20 @@ def main() -> None:
     p.add_argument("--num", type=int, default=500)
     p.add_argument("--nfe", type=seeds, default=list(NFES))
     p.add_argument("--metrics", type=lambda s: s.split(","), default=["fid", "cfid", "pr"])
+    p = sub.add_parser("replay")  # the recorded runs whose weights are not here, to their recorded steps
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seeds", type=seeds, default=[0, 1, 2])
+    p.add_argument("--models", type=model_names, default=list(MODELS))
     p = sub.add_parser("headline")
     p.add_argument("--num", type=int, default=10000)
     p.add_argument("--grid-num", type=int, default=1000)
     p.add_argument("--seeds", type=seeds, default=[0, 1, 2])
+    p.add_argument("--models", type=model_names, default=list(MODELS))
     p = sub.add_parser("report")
     p.add_argument("--grid-num", type=int, default=1000)
     args = parser.parse_args()
-    {"speed": speed, "pilot": pilot, "train": train, "train-diffusers": train_diffusers, "quality": quality,
-     "ddim": ddim, "headline": headline, "report": report}[args.command](args)
+    {"speed": speed, "pilot": pilot, "train": train, "train-diffusers": train_diffusers, "replay": replay,
+     "quality": quality, "ddim": ddim, "headline": headline, "report": report}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ STEPS: dict[str, Steps] = {
         ["../runs/mnist-diffusion-cond-val", "--num", "500", "--guidance", "0,1,1.5,2,3"]]),
     "diffusion_vs_diffusers": Steps(full=[
         ["speed"], ["pilot", "--budget", "300"], ["train", "--budget", "1800"],
-        ["train", "--models", "swap", "--seeds", "0"], ["quality"], ["ddim"], ["headline"], ["report"]], **DIFFUSERS),
+        ["train", "--models", "swap", "--seeds", "0"], ["quality"], ["ddim"], ["replay"], ["headline"], ["report"]], **DIFFUSERS),
     "evaluate_run": Steps(full=[
         ["noisecraft", "train", "mnist-vae", "--out", "runs/mnist-vae"],
         ["../runs/mnist-vae", "--protocol", "headline", "--name", "mnist-vae-headline"]],
