@@ -731,12 +731,17 @@ def report(args) -> None:
     summary, result = [], {"speed": read(state.out / "speed-rounds.json"), "ddim": ddim_rows(state.out),
                            "pilots": [read(p) for p in sorted((state.out / "pilots").glob("*.json"))],
                            "train": [read(p) for p in sorted((state.out / "train").glob("*.json"))],
+                           "train_replays": [read(p) for p in sorted((state.out / "train" / "replay").glob("*.json"))],
                            "quality_grid_num": args.grid_num, "quality_validation": table,
-                           "headline_test": {m: {choice_metric(): mean_sd(v), "settings": sorted({f"{h['sampler']}/nfe{h['nfe']}" for h in heads[m]})}
+                           "headline_test": {m: {choice_metric(): mean_sd(v), "settings": sorted({f"{h['sampler']}/nfe{h['nfe']}" for h in heads[m]}),
+                                                 "training": [h.get("training", f"train/{m}-seed{h['training_seed']}.json") for h in heads[m]]}
                                              for m, v in fids.items()}}
     result["train_cpus"] = sorted({r["cpu"] for r in result["train"] if r and "cpu" in r})
     if len(result["train_cpus"]) > 1:  # time budgets: a faster CPU trains more steps, so seeds add its variance
         summary.append(f"training ran on {len(result['train_cpus'])} CPUs: " + "; ".join(result["train_cpus"]))
+    if result["train_replays"]:
+        summary.append(f"{len(result['train_replays'])} headline model(s) replayed to their recorded steps: " +
+                       ", ".join(f"{r['model']} seed {r['seed']}" for r in result["train_replays"]))
     if result["speed"]:
         r = result["speed"]["ratios_per_round"]["train_images_per_s_fp32"]
         summary.append(f"train img/s ours/diffusers {r['median']:.2f} (min {r['min']:.2f}, max {r['max']:.2f}, {r['n']} rounds)")
@@ -800,6 +805,8 @@ def quick() -> None:
         report(ns(grid_num=16))
         record = json.loads((state.out / "diffusion_vs_diffusers.json").read_text())
         assert record["headline_test"]["ours"]["classifier_fid"]["n"] == 1 and len(record["quality_validation"]) == 12
+        assert [r["model"] for r in record["train_replays"]] == ["diffusers"], record["train_replays"]
+        assert record["headline_test"]["diffusers"]["training"] == ["train/replay/diffusers-seed0.json"], record["headline_test"]
         assert all(len(v) == 2 for v in record["ddim"]["by_variant"].values()) and len(record["ddim"]["by_variant"]) == 4
     print(f"quick: every step ran; DDIM one-step move clipped {recorded:.3f}, harness {fixed:.5f}; empirical-model "
           f"RMS to the data at NFE 10/100: clipped {toy[10][0]:.3f}/{toy[100][0]:.3f}, harness {toy[10][1]:.3f}/{toy[100][1]:.3f}")
