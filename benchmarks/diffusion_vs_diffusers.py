@@ -409,7 +409,8 @@ def train_diffusers(args) -> None:
         run["step"] += 1
         window.append(float(loss.detach()))
         if run["step"] % 200 == 0:
-            print(f"step {run['step']} loss {statistics.mean(window):.4f} {run['seconds']:.0f}/{args.budget}s", flush=True)
+            budget = f"/{args.steps} steps" if args.steps else f" {run['seconds']:.0f}/{args.budget}s"
+            print(f"step {run['step']}{budget} loss {statistics.mean(window):.4f}", flush=True)
             window = []
         if time.perf_counter() - last_save > 300:
             save()
