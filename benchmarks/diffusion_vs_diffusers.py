@@ -22,8 +22,9 @@ old record's files, which scored the grid on test); the training runs resume fro
 grid, DDIM and headline steps read them there when _work/ lacks the run. A session's machine may keep nothing
 ignored or untracked (benchmarks/models/ included: it lost them all once), so `replay` rebuilds a recorded run
 whose weights are gone: its seed, setting and recorded number of steps, the LR's cosine over steps, recorded
-under train/replay/; each headline record names the training record of the weights it scored (`training`). Pilots compare only on one CPU: a time budget buys ~3x more steps on a bf16 AVX-512
-CPU than on an AVX2 one, so the pilot step will not resume on another CPU (each record names its `cpu`).
+under train/replay/; each headline record names the training record of the weights it scored (`training`).
+Pilots compare only on one CPU: a time budget buys ~3x more steps on a bf16 AVX-512 CPU than on an AVX2 one,
+so the pilot step will not resume on another CPU (each record names its `cpu`).
 
 The models. ours: the `mnist-diffusion` recipe (EDM, our UNet, 1.21M parameters). diffusers: a
 `UNet2DModel` with the same layout (channels 32/64/64, one res block a level, attention at 7x7, scale-shift
@@ -554,7 +555,7 @@ def quality(args) -> None:
 def replay(args) -> None:
     """Rebuild the recorded training runs whose weights this machine lacks (a session's machine keeps
     nothing ignored, benchmarks/models/ included): each record's seed, setting and number of steps, with
-    the LR's cosine over steps instead of seconds (the same schedule at a steady step time). Not bit for bit
+    the LR's cosine over steps instead of seconds (near the same schedule at a steady step time). Not bit for bit
     the lost weights (this CPU's kernels round differently), the same run otherwise; train/replay/ records
     each, and a headline record names the training record of the weights it scored."""
     for seed in args.seeds:
