@@ -581,10 +581,19 @@ def needs_replay(model: str, tag: str, steps: int) -> bool:
     """No weights here, or a run here short of the recorded steps (a replay stopped part way)."""
     if not run_dir(model, tag).exists():
         return not trained(model, tag)
-    try:
-        return training_summary(model, tag)["step"] < steps
-    except (FileNotFoundError, RuntimeError, KeyError, ValueError):  # stopped before its first checkpoint
-        return True
+    return steps_saved(model, tag) < steps
+
+
+def steps_saved(model: str, tag: str) -> int:
+    """The step of the run's last checkpoint here; 0 before its first."""
+    if model == "ours":
+        from noisecraft.train.checkpoint import read_loop_state
+        from noisecraft.utils.paths import RunDir
+
+        saved = read_loop_state(RunDir(run_dir(model, tag)).last_checkpoint)
+        return saved.step if saved else 0
+    path = run_dir(model, tag) / "state.pt"
+    return int(torch.load(path, weights_only=True)["step"]) if path.exists() else 0
 
 
 def training_record(model: str, tag: str) -> str:
