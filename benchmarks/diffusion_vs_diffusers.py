@@ -349,16 +349,28 @@ def load_trained(model: str, tag: str):
     return net.eval()
 
 
-def training_summary(model: str, tag: str) -> dict:
+def saved_training(model: str, tag: str) -> dict | None:
+    """The counters of the run's last checkpoint here (our loop's state, or diffusers' loop's state.pt); None
+    before its first."""
     if model == "ours":
         from dataclasses import asdict
 
         from noisecraft.train.checkpoint import read_loop_state
         from noisecraft.utils.paths import RunDir
 
-        return asdict(read_loop_state(RunDir(run_dir(model, tag)).last_checkpoint))
-    saved = torch.load(run_dir(model, tag) / "state.pt", weights_only=True)
+        saved = read_loop_state(RunDir(run_dir(model, tag)).last_checkpoint)
+        return asdict(saved) if saved else None
+    path = run_dir(model, tag) / "state.pt"
+    if not path.exists():
+        return None
+    saved = torch.load(path, weights_only=True)
     return {k: saved[k] for k in ("step", "seconds", "batch_size", "lr")} | {"examples_seen": saved["step"] * saved["batch_size"]}
+
+
+def training_summary(model: str, tag: str) -> dict:
+    if (saved := saved_training(model, tag)) is None:
+        raise FileNotFoundError(f"{run_dir(model, tag)}: no checkpoint yet")
+    return saved
 
 
 def train_diffusers(args) -> None:
@@ -581,19 +593,7 @@ def needs_replay(model: str, tag: str, steps: int) -> bool:
     """No weights here, or a run here short of the recorded steps (a replay stopped part way)."""
     if not run_dir(model, tag).exists():
         return not trained(model, tag)
-    return steps_saved(model, tag) < steps
-
-
-def steps_saved(model: str, tag: str) -> int:
-    """The step of the run's last checkpoint here; 0 before its first."""
-    if model == "ours":
-        from noisecraft.train.checkpoint import read_loop_state
-        from noisecraft.utils.paths import RunDir
-
-        saved = read_loop_state(RunDir(run_dir(model, tag)).last_checkpoint)
-        return saved.step if saved else 0
-    path = run_dir(model, tag) / "state.pt"
-    return int(torch.load(path, weights_only=True)["step"]) if path.exists() else 0
+    return (saved_training(model, tag) or {"step": 0})["step"] < steps
 
 
 def training_record(model: str, tag: str) -> str:
