@@ -57,6 +57,8 @@ def test_every_benchmark_runs_at_toy_size():
     peer = REPO / "benchmarks" / "diffusion_vs_diffusers.py"
     if '"--quick"' in peer.read_text() and not (REPO / ".venv-diffusers" / "bin" / "python").exists():
         assert "skip diffusion_vs_diffusers: .venv-diffusers is missing: benchmarks/setup_diffusers_venv.sh" in out
+    for name in filter(None, os.environ.get("NOISECRAFT_REQUIRE_PEERS", "").split(",")):  # CI sets up these peers
+        assert f"done {name} (" in out, f"{name}: its peer is required here (NOISECRAFT_REQUIRE_PEERS)\n{out[-3000:]}"
     ran = [n for n in names if f"done {n} (" in out]
     assert len(ran) >= len(names) // 2, f"only {ran} ran"
     assert snapshot() == before, "a --quick run changed benchmarks/results/"
