@@ -46,6 +46,7 @@ elif [ "$(uname -s)" = Linux ] && ! command -v nvidia-smi >/dev/null; then
 else
     "$PY" -m pip install "$TORCH"
 fi
+[ "${1:-}" = --torch-only ] && exit 0  # the peers' benchmark venvs (benchmarks/setup_peer_venv.sh) stop here
 "$PY" -m pip install -e ".[dev,music,molecules]"
 # offline WAV rendering for music; --no-deps: it declares pyaudio (live playback only, needs PortAudio headers)
 "$PY" -m pip install --no-deps "tinysoundfont>=0.3"

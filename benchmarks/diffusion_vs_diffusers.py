@@ -593,7 +593,8 @@ def needs_replay(model: str, tag: str, steps: int) -> bool:
     """No weights here, or a run here short of the recorded steps (a replay stopped part way)."""
     if not run_dir(model, tag).exists():
         return not trained(model, tag)
-    return (saved_training(model, tag) or {"step": 0})["step"] < steps
+    saved = saved_training(model, tag)
+    return saved is None or saved["step"] < steps
 
 
 def training_record(model: str, tag: str) -> str:
